@@ -1,4 +1,438 @@
 import { DurableObject } from "cloudflare:workers";
+import { openDatabase } from "../lib/adapters/postgres.ts";
+import type { AccountConfig } from "../lib/catalogue/account-config.ts";
+import { loadAccountConfig, readConfigRevision } from "../lib/catalogue/account-config.ts";
+import { type Clock, systemClock } from "../lib/clock/clock.ts";
+import { configFor } from "../lib/env/config.ts";
+import type { EventRejection } from "../lib/ingest/rejections.ts";
+import { createLogger, type Logger } from "../lib/log/logger.ts";
+import { applyBatch, type IndexedEvent } from "../lib/metering/apply-batch.ts";
+import { compileMeterContext } from "../lib/metering/compile-context.ts";
+import type { MeterContext } from "../lib/metering/meter-context.ts";
+import {
+  appendToOutbox,
+  assignBatches,
+  deleteBatches,
+  MAX_MESSAGES_PER_SEND,
+  outboxStats,
+  pendingMessages,
+} from "../lib/metering/outbox.ts";
+import {
+  closeSilentSeries,
+  type PeriodTotals,
+  pruneExpired,
+  readPeriodTotals,
+  sealPeriod,
+} from "../lib/metering/periods.ts";
+import { migrateMeterSchema } from "../lib/metering/schema.ts";
+import { readSpend, recordSpend } from "../lib/metering/spend.ts";
+import type { Sql } from "../lib/metering/sql.ts";
+import { readUsage, type UsageQuery, type UsageReport } from "../lib/metering/usage.ts";
 
-/** Per-account metering counter; see docs/ingestion.md. */
-export class AccountMeter extends DurableObject<Env> {}
+/** How long after an ingest the alarm flushes the outbox, so close batches share messages. */
+const FLUSH_DELAY_MS = 200;
+/** Retry delay after a failed flush, doubled per consecutive failure up to the cap. */
+const FLUSH_RETRY_BASE_MS = 1_000;
+const FLUSH_RETRY_MAX_MS = 60_000;
+/** How often the cached configuration is compared with the catalogue's revision. */
+const CONFIG_CHECK_INTERVAL_MS = 60_000;
+/** Minimum spacing of reloads triggered by events naming meters the cache does not know. */
+const UNKNOWN_METER_RELOAD_MS = 5_000;
+/** How often the alarm prunes dedup entries, buckets and old periods. */
+const PRUNE_INTERVAL_MS = 60 * 60_000;
+
+export type IngestReply =
+  | { status: "ok"; accepted: number; duplicates: number; rejected: EventRejection[] }
+  | { status: "unauthenticated" }
+  | { status: "unknown_account" }
+  | { status: "unavailable"; detail: string };
+
+export type UsageReply =
+  | { status: "ok"; report: UsageReport; spend: ReturnType<typeof readSpend> }
+  | { status: "unauthenticated" }
+  | { status: "unknown_account" }
+  | { status: "unavailable"; detail: string };
+
+export interface IngestRequest {
+  accountId: string;
+  events: IndexedEvent[];
+  /** SHA-256 (hex) of the account key used, or null when the admin key was verified upstream. */
+  keyHash: string | null;
+}
+
+/**
+ * One per account (named by the account id): counts every accepted event exactly once, rates
+ * it, keeps the period totals the usage API reads, and feeds the rated-usage queue through a
+ * transactional outbox. See docs/ingestion.md.
+ */
+export class AccountMeter extends DurableObject<Env> {
+  readonly sql: Sql;
+  /** Tests replace it to pin time; production reads the system clock. */
+  clock: Clock = systemClock;
+  #context: MeterContext | null = null;
+  #accountId: string | null = null;
+  #configCheckedMs = 0;
+  #unknownMeterReloadMs = 0;
+  #loading: Promise<MeterContext | null> | null = null;
+  #flushFailures = 0;
+  #log: Logger;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql as unknown as Sql;
+    this.#log = createLogger({ level: "info", bindings: { component: "account-meter" } });
+    ctx.blockConcurrencyWhile(async () => {
+      migrateMeterSchema(this.sql);
+      const row = this.sql
+        .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'account_id'")
+        .toArray()[0];
+      this.#accountId = row?.value ?? null;
+    });
+  }
+
+  #remember(accountId: string): void {
+    if (this.#accountId === accountId) {
+      return;
+    }
+    if (this.#accountId !== null) {
+      throw new Error(`account meter for ${this.#accountId} was called for ${accountId}`);
+    }
+    this.#accountId = accountId;
+    this.#log = this.#log.child({ accountId });
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('account_id', ?) ON CONFLICT (key) DO NOTHING",
+      accountId,
+    );
+  }
+
+  #isActiveKey(hash: string): boolean {
+    return (
+      this.sql
+        .exec<{ n: number }>(
+          "SELECT count(*) AS n FROM api_keys WHERE hash = ? AND revoked_ms IS NULL",
+          hash,
+        )
+        .one().n > 0
+    );
+  }
+
+  #cachedConfig(): AccountConfig | null {
+    const row = this.sql
+      .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'config'")
+      .toArray()[0];
+    return row ? (JSON.parse(row.value) as AccountConfig) : null;
+  }
+
+  #install(config: AccountConfig): MeterContext {
+    const settings = configFor(this.env);
+    const context = compileMeterContext(config, settings.lateArrivalWindowDays);
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      JSON.stringify(config),
+    );
+    this.#context = context;
+    return context;
+  }
+
+  async #fetchConfig(
+    accountId: string,
+    knownRevision: string | null,
+  ): Promise<AccountConfig | null | "unchanged"> {
+    const db = openDatabase(configFor(this.env).database, { max: 1 });
+    try {
+      if (knownRevision !== null) {
+        const revision = await readConfigRevision(db, accountId);
+        if (revision === knownRevision) {
+          return "unchanged";
+        }
+      }
+      return await db.transaction(async (tx) => {
+        await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        return loadAccountConfig(tx, accountId);
+      });
+    } finally {
+      this.ctx.waitUntil(db.end());
+    }
+  }
+
+  /**
+   * The compiled configuration, loading or revalidating it from the catalogue when due. Returns
+   * null for an account the catalogue does not know. If the catalogue is unreachable a cached
+   * configuration is used (its prices stay valid: plan versions only take effect after every
+   * meter had time to learn them); with no cache it throws.
+   */
+  async #contextFor(
+    accountId: string,
+    meterKeys: Iterable<string> = [],
+  ): Promise<MeterContext | null> {
+    const now = this.clock.nowMs();
+    let context = this.#context;
+    if (!context) {
+      const cached = this.#cachedConfig();
+      if (cached) {
+        context = this.#install(cached);
+      }
+    }
+    let unknownMeter = false;
+    if (context) {
+      for (const key of meterKeys) {
+        if (!context.meters.has(key)) {
+          unknownMeter = true;
+          break;
+        }
+      }
+    }
+    const due =
+      !context ||
+      now - this.#configCheckedMs >= CONFIG_CHECK_INTERVAL_MS ||
+      (unknownMeter && now - this.#unknownMeterReloadMs >= UNKNOWN_METER_RELOAD_MS);
+    if (!due) {
+      return context;
+    }
+    if (unknownMeter) {
+      this.#unknownMeterReloadMs = now;
+    }
+    if (!this.#loading) {
+      const knownRevision = context && !unknownMeter ? context.config.revision : null;
+      this.#loading = this.#fetchConfig(accountId, knownRevision)
+        .then((fetched) => {
+          this.#configCheckedMs = this.clock.nowMs();
+          if (fetched === "unchanged") {
+            return this.#context;
+          }
+          if (fetched === null) {
+            return null;
+          }
+          return this.#install(fetched);
+        })
+        .catch((error: unknown) => {
+          if (this.#context) {
+            this.#log.warn("catalogue unreachable; using cached configuration", { error });
+            return this.#context;
+          }
+          throw error;
+        })
+        .finally(() => {
+          this.#loading = null;
+        });
+    }
+    return this.#loading;
+  }
+
+  /** Replaces the cached configuration (the catalogue pushes it after a change). */
+  async configure(config: AccountConfig): Promise<void> {
+    this.#remember(config.accountId);
+    this.#install(config);
+    this.#configCheckedMs = this.clock.nowMs();
+  }
+
+  /** Stores an API key's hash; idempotent by key id. */
+  async addApiKey(accountId: string, keyId: string, hash: string): Promise<void> {
+    this.#remember(accountId);
+    this.sql.exec(
+      "INSERT INTO api_keys (key_id, hash, created_ms) VALUES (?, ?, ?) ON CONFLICT (key_id) DO NOTHING",
+      keyId,
+      hash,
+      this.clock.nowMs(),
+    );
+  }
+
+  /** Revokes a key at once: the next request with it is refused. Idempotent. */
+  async revokeApiKey(accountId: string, keyId: string): Promise<boolean> {
+    this.#remember(accountId);
+    return (
+      this.sql.exec(
+        "UPDATE api_keys SET revoked_ms = ? WHERE key_id = ? AND revoked_ms IS NULL",
+        this.clock.nowMs(),
+        keyId,
+      ).rowsWritten > 0
+    );
+  }
+
+  /** Whether `hash` is an active key of this account. */
+  async authenticate(accountId: string, hash: string): Promise<boolean> {
+    this.#remember(accountId);
+    return this.#isActiveKey(hash);
+  }
+
+  /**
+   * Applies one request's events for this account in one storage transaction and reports the
+   * outcome per event. Events must already have passed the Worker's shape checks.
+   */
+  async ingest(request: IngestRequest): Promise<IngestReply> {
+    this.#remember(request.accountId);
+    if (request.keyHash !== null && !this.#isActiveKey(request.keyHash)) {
+      return { status: "unauthenticated" };
+    }
+    let context: MeterContext | null;
+    try {
+      context = await this.#contextFor(
+        request.accountId,
+        new Set(request.events.map((e) => e.meter)),
+      );
+    } catch (error) {
+      this.#log.error("configuration unavailable", { error });
+      return { status: "unavailable", detail: "The catalogue could not be read; retry shortly." };
+    }
+    if (!context) {
+      return { status: "unknown_account" };
+    }
+    const nowMs = this.clock.nowMs();
+    const ready = context;
+    const batch = this.ctx.storage.transactionSync(() => {
+      const result = applyBatch(this.sql, ready, request.events, nowMs);
+      if (result.records.length > 0 || result.events.length > 0) {
+        appendToOutbox(this.sql, request.accountId, nowMs, result.records, result.events);
+      }
+      const alerts = recordSpend(this.sql, ready.config, result.spendDeltas);
+      for (const alert of alerts) {
+        const id = `spend:${alert.periodStartMs}:${alert.percent}`;
+        this.sql.exec(
+          "INSERT INTO notifications (id, created_ms, kind, payload) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+          id,
+          nowMs,
+          alert.capReached ? "spend.cap_reached" : "spend.threshold_crossed",
+          JSON.stringify({ accountId: request.accountId, ...alert }),
+        );
+      }
+      return result;
+    });
+    if (batch.records.length > 0 || batch.events.length > 0) {
+      await this.#scheduleAlarm(nowMs + FLUSH_DELAY_MS);
+    }
+    return {
+      status: "ok",
+      accepted: batch.accepted,
+      duplicates: batch.duplicates,
+      rejected: batch.rejected,
+    };
+  }
+
+  /** The current (or a named) period's usage, exact at the moment of the call. */
+  async usage(accountId: string, query: UsageQuery, keyHash: string | null): Promise<UsageReply> {
+    this.#remember(accountId);
+    if (keyHash !== null && !this.#isActiveKey(keyHash)) {
+      return { status: "unauthenticated" };
+    }
+    let context: MeterContext | null;
+    try {
+      context = await this.#contextFor(accountId);
+    } catch (error) {
+      this.#log.error("configuration unavailable", { error });
+      return { status: "unavailable", detail: "The catalogue could not be read; retry shortly." };
+    }
+    if (!context) {
+      return { status: "unknown_account" };
+    }
+    const nowMs = this.clock.nowMs();
+    const report = readUsage(this.sql, context, query, nowMs);
+    return {
+      status: "ok",
+      report,
+      spend: readSpend(this.sql, context.config, report.period.startMs),
+    };
+  }
+
+  /**
+   * Seals a billing period: later events for it are refused with PERIOD_CLOSED, open
+   * time-weighted series stop at their last sample, and the outbox is flushed promptly.
+   * Idempotent; returns the period's final totals.
+   */
+  async seal(accountId: string, periodStartMs: number, periodEndMs: number): Promise<PeriodTotals> {
+    this.#remember(accountId);
+    const nowMs = this.clock.nowMs();
+    const totals = this.ctx.storage.transactionSync(() => {
+      sealPeriod(this.sql, periodStartMs, periodEndMs, nowMs);
+      return readPeriodTotals(this.sql, periodStartMs);
+    });
+    await this.#scheduleAlarm(nowMs);
+    return totals;
+  }
+
+  /** A period's totals per meter and segment, plus pipeline facts (for drift checks). */
+  async periodTotals(accountId: string, periodStartMs: number): Promise<PeriodTotals> {
+    this.#remember(accountId);
+    return readPeriodTotals(this.sql, periodStartMs);
+  }
+
+  async #scheduleAlarm(atMs: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > atMs) {
+      await this.ctx.storage.setAlarm(atMs);
+    }
+  }
+
+  /**
+   * Flushes the outbox to the rated-usage queue (at least once; consumers dedup by batch id),
+   * closes series silent past their heartbeat, and prunes expired state. Re-arms itself while
+   * there is work left.
+   */
+  override async alarm(): Promise<void> {
+    const nowMs = this.clock.nowMs();
+    const accountId = this.#accountId;
+    let nextMs: number | null = null;
+    if (accountId !== null) {
+      const flushed = await this.#flush(accountId, nowMs);
+      if (!flushed) {
+        const delay = Math.min(FLUSH_RETRY_BASE_MS * 2 ** this.#flushFailures, FLUSH_RETRY_MAX_MS);
+        nextMs = nowMs + delay;
+      }
+    }
+    const context = this.#context;
+    const heartbeatDueMs = context ? closeSilentSeries(this.sql, context, nowMs) : null;
+    if (heartbeatDueMs !== null) {
+      nextMs = nextMs === null ? heartbeatDueMs : Math.min(nextMs, heartbeatDueMs);
+    }
+    const lastPrune = Number(
+      this.sql
+        .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'pruned_ms'")
+        .toArray()[0]?.value ?? 0,
+    );
+    if (context && nowMs - lastPrune >= PRUNE_INTERVAL_MS) {
+      this.ctx.storage.transactionSync(() => {
+        pruneExpired(this.sql, nowMs, context.lateArrivalWindowMs);
+        this.sql.exec(
+          "INSERT INTO meta (key, value) VALUES ('pruned_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          String(nowMs),
+        );
+      });
+    }
+    if (outboxStats(this.sql).rows > 0 && nextMs === null) {
+      nextMs = nowMs + FLUSH_DELAY_MS;
+    }
+    if (nextMs !== null) {
+      await this.ctx.storage.setAlarm(nextMs);
+    }
+  }
+
+  /** Sends every assigned batch; true when the outbox is empty afterwards. */
+  async #flush(accountId: string, nowMs: number): Promise<boolean> {
+    this.ctx.storage.transactionSync(() => assignBatches(this.sql, accountId));
+    for (;;) {
+      const messages = pendingMessages(this.sql, accountId, nowMs, MAX_MESSAGES_PER_SEND);
+      if (messages.length === 0) {
+        this.#flushFailures = 0;
+        return true;
+      }
+      try {
+        await this.env.RATED_USAGE.sendBatch(
+          messages.map((body) => ({ body, contentType: "json" as const })),
+        );
+      } catch (error) {
+        this.#flushFailures += 1;
+        this.#log.warn("outbox flush failed; will retry", { error, failures: this.#flushFailures });
+        return false;
+      }
+      deleteBatches(
+        this.sql,
+        messages.map((m) => m.batchId),
+      );
+    }
+  }
+
+  /** Outbox depth and age, for pipeline health. */
+  async pipelineState(): Promise<{ outboxRows: number; oldestCreatedMs: number | null }> {
+    const stats = outboxStats(this.sql);
+    return { outboxRows: stats.rows, oldestCreatedMs: stats.oldestCreatedMs };
+  }
+}

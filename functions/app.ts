@@ -1,15 +1,35 @@
-import { Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./context.ts";
 import { notFoundResponse, problemResponse } from "./middleware/errors.ts";
 import { requestContext } from "./middleware/request-context.ts";
+import { createRouter } from "./openapi.ts";
+import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { usageRoutes } from "./routes/usage.ts";
 
-/** The HTTP surface: every route of the Worker, mounted on one Hono app. */
-export function createApp(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+/** The HTTP surface: every route of the Worker, mounted on one self-documenting Hono app. */
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = createRouter();
   app.use("*", requestContext);
   app.onError((error, c) => problemResponse(c, error));
   app.notFound((c) => notFoundResponse(c));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "The admin key, or an account key (mlk_...)",
+  });
   app.route("/", healthRoutes);
+  app.route("/", eventRoutes);
+  app.route("/", usageRoutes);
+  app.route("/", apiKeyRoutes);
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "meterline",
+      version: "1",
+      description: "Usage metering, rating, invoicing, payments and fraud control.",
+    },
+  });
   return app;
 }

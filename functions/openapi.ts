@@ -1,0 +1,65 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { FieldError } from "../lib/errors/index.ts";
+import { AppError } from "../lib/errors/index.ts";
+import type { AppEnv } from "./context.ts";
+
+/** Problem document (RFC 9457) every error response carries. */
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().openapi({ description: "The request id" }),
+    code: z.string().openapi({ description: "Stable error code", example: "VALIDATION_FAILED" }),
+    errors: z
+      .array(z.object({ field: z.string(), code: z.string(), detail: z.string() }))
+      .optional(),
+    retryable: z.boolean().optional(),
+  })
+  .openapi("Problem");
+
+/** Standard error responses, for routes to spread into their `responses`. */
+export function problemResponses(...statuses: number[]) {
+  const out: Record<
+    number,
+    {
+      description: string;
+      content: { "application/problem+json": { schema: typeof ProblemSchema } };
+    }
+  > = {};
+  for (const status of statuses) {
+    out[status] = {
+      description: `Problem (${status})`,
+      content: { "application/problem+json": { schema: ProblemSchema } },
+    };
+  }
+  return out;
+}
+
+/** Bearer auth: the admin key or an account key. */
+export const BEARER = [{ bearerAuth: [] as string[] }];
+
+/** Turns zod validation failures into VALIDATION_FAILED with per-field errors (JSON pointers). */
+export function validationHook(result: {
+  success: boolean;
+  error?: { issues: { path: PropertyKey[]; code: string; message: string }[] };
+}): void {
+  if (result.success || !result.error) {
+    return;
+  }
+  const fieldErrors: FieldError[] = result.error.issues.map((issue) => ({
+    field: `/${issue.path.map(String).join("/")}`,
+    code: issue.code,
+    detail: issue.message,
+  }));
+  throw new AppError("VALIDATION_FAILED", "The request is invalid", {
+    detail: fieldErrors.map((e) => `${e.field}: ${e.detail}`).join("; "),
+    fieldErrors,
+  });
+}
+
+/** A router that documents itself and reports validation failures as problems. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({ defaultHook: (result) => validationHook(result as never) });
+}

@@ -1,0 +1,88 @@
+import type { AccountConfig } from "../catalogue/account-config.ts";
+import { Decimal } from "../money/decimal.ts";
+import type { Sql } from "./sql.ts";
+
+/** A budget threshold crossed by this batch: raised once per period. */
+export interface SpendAlert {
+  periodStartMs: number;
+  percent: number;
+  spent: string;
+  budget: string;
+  currency: string;
+  /** True when this crossing is the hard cap (100 % with the cap on). */
+  capReached: boolean;
+}
+
+/**
+ * Adds the batch's rated amounts to each period's spend and reports thresholds crossed for the
+ * first time. Runs inside the ingest transaction, so an alert is raised exactly once per
+ * threshold and period even when batches race or are retried.
+ */
+export function recordSpend(
+  sql: Sql,
+  config: AccountConfig,
+  deltas: Map<number, Decimal>,
+): SpendAlert[] {
+  const alerts: SpendAlert[] = [];
+  const budget = config.spend.budget === null ? null : Decimal.from(config.spend.budget);
+  for (const [periodStartMs, delta] of deltas) {
+    const row = sql
+      .exec<{ amount: string; alerted: string }>(
+        "SELECT amount, alerted FROM spend WHERE period_start = ?",
+        periodStartMs,
+      )
+      .toArray()[0];
+    const before = row ? Decimal.from(row.amount) : Decimal.ZERO;
+    const after = before.add(delta);
+    const alerted = new Set<number>(row ? (JSON.parse(row.alerted) as number[]) : []);
+    if (budget !== null && budget.isPositive()) {
+      const thresholds = [...config.spend.alertPercents];
+      if (config.spend.hardCap && !thresholds.includes(100)) {
+        thresholds.push(100);
+      }
+      for (const percent of thresholds.sort((a, b) => a - b)) {
+        const line = budget.mul(Decimal.fromParts(BigInt(percent), 2));
+        if (!alerted.has(percent) && after.gte(line)) {
+          alerted.add(percent);
+          alerts.push({
+            periodStartMs,
+            percent,
+            spent: after.toString(),
+            budget: budget.toString(),
+            currency: config.currency,
+            capReached: config.spend.hardCap && percent === 100,
+          });
+        }
+      }
+    }
+    sql.exec(
+      `INSERT INTO spend (period_start, amount, alerted) VALUES (?, ?, ?)
+       ON CONFLICT (period_start) DO UPDATE SET amount = excluded.amount, alerted = excluded.alerted`,
+      periodStartMs,
+      after.toString(),
+      JSON.stringify([...alerted].sort((a, b) => a - b)),
+    );
+  }
+  return alerts;
+}
+
+/** The period's rated spend so far and whether its hard cap has been reached. */
+export function readSpend(
+  sql: Sql,
+  config: AccountConfig,
+  periodStartMs: number,
+): { spent: string; budget: string | null; capped: boolean; alertedPercents: number[] } {
+  const row = sql
+    .exec<{ amount: string; alerted: string }>(
+      "SELECT amount, alerted FROM spend WHERE period_start = ?",
+      periodStartMs,
+    )
+    .toArray()[0];
+  const alerted = row ? (JSON.parse(row.alerted) as number[]) : [];
+  return {
+    spent: row?.amount ?? "0",
+    budget: config.spend.budget,
+    capped: config.spend.hardCap && alerted.includes(100),
+    alertedPercents: alerted,
+  };
+}
