@@ -53,7 +53,11 @@ export async function mintApiKey(accountId: string): Promise<MintedKey> {
     secretPart += SECRET_ALPHABET[byte % 32];
   }
   const secret = `${KEY_PREFIX}${base64UrlEncode(accountId)}.${secretPart}`;
-  return { secret, prefix: `${secret.slice(0, secret.indexOf(".") + 5)}…`, hash: await hashApiKey(secret) };
+  return {
+    secret,
+    prefix: `${secret.slice(0, secret.indexOf(".") + 5)}…`,
+    hash: await hashApiKey(secret),
+  };
 }
 
 /** The account a key claims to belong to, or null when it is not shaped like an account key. */

@@ -35,14 +35,23 @@ function toInfo(row: KeyRow): ApiKeyInfo {
 export async function assertAccountExists(db: Queryable, accountId: string): Promise<void> {
   const { rows } = await db.query("select 1 from accounts where id = $1", [accountId]);
   if (rows.length === 0) {
-    throw new AppError("NOT_FOUND", `No account ${accountId}`, { detail: "Create the account first." });
+    throw new AppError("NOT_FOUND", `No account ${accountId}`, {
+      detail: "Create the account first.",
+    });
   }
 }
 
 /** Records a key's hash (idempotent by key id). */
 export async function recordApiKey(
   db: Queryable,
-  key: { id: string; accountId: string; name: string; prefix: string; hash: string; createdAtMs: number },
+  key: {
+    id: string;
+    accountId: string;
+    name: string;
+    prefix: string;
+    hash: string;
+    createdAtMs: number;
+  },
 ): Promise<ApiKeyInfo> {
   const { rows } = await db.query<KeyRow>(
     `insert into api_keys (id, account_id, name, prefix, hash, created_at)
@@ -79,7 +88,9 @@ export async function markApiKeyRevoked(
   );
   const row = rows[0];
   if (!row) {
-    throw new AppError("NOT_FOUND", `No key ${keyId}`, { detail: "The account has no key with this id." });
+    throw new AppError("NOT_FOUND", `No key ${keyId}`, {
+      detail: "The account has no key with this id.",
+    });
   }
   return toInfo(row);
 }

@@ -35,7 +35,7 @@ export function recordSpend(
     const before = row ? Decimal.from(row.amount) : Decimal.ZERO;
     const after = before.add(delta);
     const alerted = new Set<number>(row ? (JSON.parse(row.alerted) as number[]) : []);
-    if (budget !== null && budget.isPositive()) {
+    if (budget?.isPositive()) {
       const thresholds = [...config.spend.alertPercents];
       if (config.spend.hardCap && !thresholds.includes(100)) {
         thresholds.push(100);

@@ -13,6 +13,8 @@ import {
   startStack,
   workerEnv,
 } from "../../local-stack/stack.ts";
+import { migrateClickHouse } from "../../migrations/clickhouse.ts";
+import { migratePostgres } from "../../migrations/postgres.ts";
 
 export const TEST_ADMIN_KEY = "ml_admin_test_0123456789abcdef0123456789";
 
@@ -28,7 +30,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dataDir = mkdtempSync(join(tmpdir(), "meterline-test-"));
   const startedMs = Date.now();
   const only = process.env.STACK_SERVICES?.split(",").filter(Boolean) as ServiceName[] | undefined;
-  const stack = await startStack({ dataDir, ...(only ? { only } : {}) });
+  const stack = await startStack({ dataDir, ephemeral: true, ...(only ? { only } : {}) });
+  if (stack.services.has("postgres")) {
+    await migratePostgres({
+      url: stack.info.postgres.appUrl,
+      wsProxy: stack.info["neon-proxy"].wsProxy,
+    });
+  }
+  if (stack.services.has("clickhouse")) {
+    await migrateClickHouse({ ...stack.info.clickhouse, database: "meterline" });
+  }
   project.provide("stack", stack.info);
   project.provide("workerEnv", workerEnv(stack.info, TEST_ADMIN_KEY));
   project.provide("stackDataDir", dataDir);
