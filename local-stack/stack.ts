@@ -75,6 +75,8 @@ export interface StackOptions {
   onProgress?: (message: string) => void;
   /** Start only these (and what they need); all by default. For iterating on one stand-in. */
   only?: ServiceName[];
+  /** Throwaway data (tests): Postgres runs with `--fast`, i.e. without fsync. */
+  ephemeral?: boolean;
 }
 
 export interface Stack {
@@ -101,6 +103,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   function argsFor(name: ServiceName): string[] {
     const args = ["--data", join(options.dataDir, name), "--port", String(lastPort[name] ?? 0)];
+    if (name === "postgres" && options.ephemeral) {
+      args.push("--fast");
+    }
     if (name === "neon-proxy") {
       args.push("--pg-port", String(info.postgres?.port));
     }

@@ -67,13 +67,23 @@ function isConnectionFailure(error: unknown): boolean {
   return /ECONNREFUSED|WebSocket|socket|Connection terminated|connect|timeout|closed/i.test(text);
 }
 
+/**
+ * SQLSTATEs that mean "the server is not available right now" rather than "this statement is
+ * wrong": connection exceptions (class 08), shutdowns and restarts (57P01-57P03, which Neon
+ * sends when a compute is suspended or restarted) and a full connection table (53300).
+ */
+function isUnavailableState(sqlState: string): boolean {
+  return sqlState.startsWith("08") || /^57P0[123]$/.test(sqlState) || sqlState === "53300";
+}
+
 /** Wraps infrastructure failures (not SQL errors) as retryable DEPENDENCY_UNAVAILABLE. */
 export function wrapDatabaseError(error: unknown): unknown {
   const sqlState = (error as { code?: unknown })?.code;
-  if (typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState)) {
+  const isSqlState = typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState);
+  if (isSqlState && !isUnavailableState(sqlState)) {
     return error;
   }
-  if (isConnectionFailure(error)) {
+  if (isSqlState || isConnectionFailure(error)) {
     return new AppError("DEPENDENCY_UNAVAILABLE", "Postgres is unreachable", {
       detail: "The ledger database did not answer. Retry shortly.",
       cause: error,
@@ -122,12 +132,15 @@ export function openDatabase(settings: PostgresSettings, options: { max?: number
         client.release();
         return result;
       } catch (error) {
+        let broken = false;
         try {
           await client.query("ROLLBACK");
         } catch {
           // The connection is already broken; releasing it with an error discards it.
+          broken = true;
         }
-        client.release(true);
+        // A healthy connection after a rolled-back SQL error goes back to the pool.
+        client.release(broken);
         throw error;
       }
     },

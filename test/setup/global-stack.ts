@@ -31,7 +31,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const startedMs = Date.now();
   const only = process.env.STACK_SERVICES?.split(",").filter(Boolean) as ServiceName[] | undefined;
   const stack = await startStack({ dataDir, ephemeral: true, ...(only ? { only } : {}) });
-  if (stack.services.has("postgres")) {
+  if (stack.services.has("neon-proxy")) {
     await migratePostgres({
       url: stack.info.postgres.appUrl,
       wsProxy: stack.info["neon-proxy"].wsProxy,
