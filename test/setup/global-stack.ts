@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { serveStackControl } from "../../local-stack/control.ts";
 import {
   type ServiceName,
   type StackInfo,
@@ -23,6 +24,8 @@ declare module "vitest" {
     stack: StackInfo;
     workerEnv: Record<string, string>;
     stackDataDir: string;
+    /** Loopback URL of the stack control API (stop/start a service for outage tests). */
+    stackControlUrl: string;
   }
 }
 
@@ -43,8 +46,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("stack", stack.info);
   project.provide("workerEnv", workerEnv(stack.info, TEST_ADMIN_KEY));
   project.provide("stackDataDir", dataDir);
+  const control = await serveStackControl(stack);
+  project.provide("stackControlUrl", control.url);
   process.stderr.write(`local stack ready in ${Date.now() - startedMs} ms (${dataDir})\n`);
   return async () => {
+    await control.close();
     await stack.stop();
     if (!process.env.KEEP_STACK_DATA) {
       rmSync(dataDir, { recursive: true, force: true });
