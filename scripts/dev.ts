@@ -10,21 +10,11 @@ import { fileURLToPath } from "node:url";
 import { startStack, workerEnv } from "../local-stack/stack.ts";
 import { migrateClickHouse } from "../migrations/clickhouse.ts";
 import { migratePostgres } from "../migrations/postgres.ts";
+import { DEV_PORTS, DEV_WORKER_PORT } from "./dev-ports.ts";
 import { startWorker } from "./worker-process.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DATA = join(ROOT, ".data");
-
-/** Fixed ports for the dev stack; tests use free ports instead, so both can run at once. */
-export const DEV_PORTS = {
-  postgres: 55432,
-  "neon-proxy": 55433,
-  clickhouse: 58123,
-  redis: 58079,
-  stripe: 12111,
-  qstash: 58078,
-} as const;
-export const DEV_WORKER_PORT = 8787;
 
 function adminKey(): string {
   const file = join(DATA, "admin-key");
