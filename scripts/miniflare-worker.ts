@@ -1,0 +1,80 @@
+/**
+ * Runs the Worker in workerd through Miniflare's API (no wrangler dev proxy in front), with the
+ * bindings wrangler.toml declares, Durable Object state persisted in a folder on disk, and the
+ * given environment. The benchmarks and `npm start` use it: it is the fastest faithful local
+ * runtime (same workerd, same bundle `wrangler deploy --dry-run` produces).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+export interface MiniflareWorker {
+  url: string;
+  mf: Miniflare;
+  stop(): Promise<void>;
+}
+
+export interface MiniflareWorkerOptions {
+  root: string;
+  env: Record<string, string>;
+  /** Folder for Durable Object, queue and cache state (on disk). */
+  persistDir: string;
+  port?: number;
+  /** Reuse an existing bundle instead of building one. */
+  bundleDir?: string;
+}
+
+/** Bundles the Worker exactly as a deploy would, into `outDir`. */
+export function bundleWorker(root: string, outDir: string): string {
+  const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+  const result = spawnSync(
+    process.execPath,
+    [wrangler, "deploy", "--dry-run", "--outdir", outDir],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    },
+  );
+  if (result.status !== 0) {
+    throw new Error(`bundling failed:\n${result.stdout}\n${result.stderr}`);
+  }
+  return join(outDir, "index.js");
+}
+
+/** Starts the Worker; resolves when it listens on 127.0.0.1. */
+export async function startMiniflareWorker(
+  options: MiniflareWorkerOptions,
+): Promise<MiniflareWorker> {
+  const bundleDir = options.bundleDir ?? join(options.persistDir, "bundle");
+  const scriptPath = options.bundleDir
+    ? join(bundleDir, "index.js")
+    : bundleWorker(options.root, bundleDir);
+  mkdirSync(options.persistDir, { recursive: true });
+  const previous = process.cwd();
+  process.chdir(options.root);
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(options.root, "wrangler.toml"));
+  process.chdir(previous);
+  const v4Options = {
+    ...(workerOptions as Record<string, unknown>),
+    name: "meterline",
+    modules: [{ type: "ESModule", path: scriptPath, contents: readFileSync(scriptPath, "utf8") }],
+    modulesRoot: bundleDir,
+    bindings: { ...(workerOptions.bindings as Record<string, string>), ...options.env },
+    durableObjectsPersist: join(options.persistDir, "do"),
+    cachePersist: join(options.persistDir, "cache"),
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+  };
+  const mf = new Miniflare(
+    convertV4MiniflareOptions(v4Options as Parameters<typeof convertV4MiniflareOptions>[0]),
+  );
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    mf,
+    stop: () => mf.dispose(),
+  };
+}
