@@ -75,6 +75,8 @@ export class AccountMeter extends DurableObject<Env> {
   #unknownMeterReloadMs = 0;
   #loading: Promise<MeterContext | null> | null = null;
   #flushFailures = 0;
+  /** When the alarm is armed for, null when it is not, undefined until read from storage. */
+  #alarmAtMs: number | null | undefined = undefined;
   #log: Logger;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -355,9 +357,13 @@ export class AccountMeter extends DurableObject<Env> {
     return readPeriodTotals(this.sql, periodStartMs);
   }
 
+  /** Arms the alarm for `atMs` unless it already fires earlier; the time is kept in memory. */
   async #scheduleAlarm(atMs: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > atMs) {
+    if (this.#alarmAtMs === undefined) {
+      this.#alarmAtMs = await this.ctx.storage.getAlarm();
+    }
+    if (this.#alarmAtMs === null || this.#alarmAtMs > atMs) {
+      this.#alarmAtMs = atMs;
       await this.ctx.storage.setAlarm(atMs);
     }
   }
@@ -368,6 +374,7 @@ export class AccountMeter extends DurableObject<Env> {
    * there is work left.
    */
   override async alarm(): Promise<void> {
+    this.#alarmAtMs = null;
     const nowMs = this.clock.nowMs();
     const accountId = this.#accountId;
     let nextMs: number | null = null;
@@ -401,7 +408,7 @@ export class AccountMeter extends DurableObject<Env> {
       nextMs = nowMs + FLUSH_DELAY_MS;
     }
     if (nextMs !== null) {
-      await this.ctx.storage.setAlarm(nextMs);
+      await this.#scheduleAlarm(nextMs);
     }
   }
 
@@ -428,6 +435,26 @@ export class AccountMeter extends DurableObject<Env> {
         messages.map((m) => m.batchId),
       );
     }
+  }
+
+  /**
+   * Billing periods this meter holds totals for, newest first, at most `limit`. Read-only; the
+   * drift check uses it to find the periods to compare when none is named.
+   */
+  async knownPeriods(
+    accountId: string,
+    limit: number,
+  ): Promise<{ startMs: number; endMs: number; sealed: boolean }[]> {
+    if (this.#accountId !== null && this.#accountId !== accountId) {
+      throw new Error(`account meter for ${this.#accountId} was called for ${accountId}`);
+    }
+    return this.sql
+      .exec<{ start_ms: number; end_ms: number; sealed_ms: number | null }>(
+        "SELECT start_ms, end_ms, sealed_ms FROM periods ORDER BY start_ms DESC LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((row) => ({ startMs: row.start_ms, endMs: row.end_ms, sealed: row.sealed_ms !== null }));
   }
 
   /** Outbox depth and age, for pipeline health. */

@@ -4,6 +4,7 @@ import { notFoundResponse, problemResponse } from "./middleware/errors.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { createRouter } from "./openapi.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { benchRoutes } from "./routes/bench.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { usageRoutes } from "./routes/usage.ts";
@@ -23,6 +24,13 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", eventRoutes);
   app.route("/", usageRoutes);
   app.route("/", apiKeyRoutes);
+  app.use("/_bench/*", async (c, next) => {
+    if (c.get("config").environment !== "local") {
+      return c.notFound();
+    }
+    await next();
+  });
+  app.route("/", benchRoutes);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

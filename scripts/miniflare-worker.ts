@@ -63,7 +63,7 @@ export async function startMiniflareWorker(
     modules: [{ type: "ESModule", path: scriptPath, contents: readFileSync(scriptPath, "utf8") }],
     modulesRoot: bundleDir,
     bindings: { ...(workerOptions.bindings as Record<string, string>), ...options.env },
-    durableObjectsPersist: join(options.persistDir, "do"),
+    durableObjectsPersist: process.env.MF_DO_IN_MEMORY ? false : join(options.persistDir, "do"),
     cachePersist: join(options.persistDir, "cache"),
     host: "127.0.0.1",
     port: options.port ?? 0,

@@ -9,7 +9,7 @@ import type { RatedRecord, RawEventRecord } from "../pipeline/rated-usage-messag
 import { splitAccrual } from "./accrual.ts";
 import { payloadFingerprint } from "./fingerprint.ts";
 import type { MeterContext, Segment } from "./meter-context.ts";
-import type { Sql } from "./sql.ts";
+import type { Sql, SqlValue } from "./sql.ts";
 
 /** An event as the Worker hands it to the meter, with its position in the request. */
 export interface IndexedEvent extends UsageEvent {
@@ -28,6 +28,10 @@ export interface BatchResult {
 }
 
 const MINUTE_MS = 60_000;
+/** Durable Object SQL accepts at most 100 bound parameters per statement. */
+const MAX_BOUND_PARAMETERS = 100;
+/** Dedup rows inserted per statement: three parameters each. */
+const CLAIM_ROWS_PER_STATEMENT = 33;
 const ZERO = Decimal.ZERO;
 
 interface GroupKey {
@@ -268,36 +272,47 @@ export function applyBatch(
     return value;
   }
 
-  /** Inserts the dedup entry; returns "new", "duplicate" or "conflict". */
-  function claimId(event: IndexedEvent): "new" | "duplicate" | "conflict" {
-    const fingerprint = payloadFingerprint(
+  function fingerprintOf(event: IndexedEvent): string {
+    return payloadFingerprint(
       event.meter,
       event.value,
       event.timeFromArrival ? null : event.timeMs,
       event.properties,
     );
-    const inserted = sql.exec(
-      "INSERT INTO seen_events (event_id, fingerprint, time_ms) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-      event.id,
-      fingerprint,
-      event.timeMs,
-    ).rowsWritten;
-    if (inserted > 0) {
-      return "new";
+  }
+
+  /** Stored fingerprints of ids already seen in earlier batches. */
+  function storedFingerprints(ids: string[]): Map<string, string> {
+    const found = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += MAX_BOUND_PARAMETERS) {
+      const chunk = ids.slice(i, i + MAX_BOUND_PARAMETERS);
+      const placeholders = chunk.map(() => "?").join(",");
+      for (const row of sql.exec<{ event_id: string; fingerprint: string }>(
+        `SELECT event_id, fingerprint FROM seen_events WHERE event_id IN (${placeholders})`,
+        ...chunk,
+      )) {
+        found.set(row.event_id, row.fingerprint);
+      }
     }
-    const existing = sql
-      .exec<{ fingerprint: string }>(
-        "SELECT fingerprint FROM seen_events WHERE event_id = ?",
-        event.id,
-      )
-      .one();
-    return existing.fingerprint === fingerprint ? "duplicate" : "conflict";
+    return found;
   }
 
   function release(event: IndexedEvent): void {
     sql.exec("DELETE FROM seen_events WHERE event_id = ?", event.id);
   }
 
+  // Phase 1: checks that need only the event, the catalogue and the clock.
+  interface Candidate {
+    event: IndexedEvent;
+    meter: MeterDefinition;
+    value: Decimal;
+    uniqueValue: string | null;
+    series: string | null;
+    period: { startMs: number; endMs: number };
+    fingerprint: string;
+  }
+  const candidates: Candidate[] = [];
+  const lateOrClosed: { event: IndexedEvent; code: EventRejectionCode }[] = [];
   for (const event of events) {
     const meter = ctx.meters.get(event.meter);
     if (!meter) {
@@ -344,34 +359,90 @@ export function applyBatch(
         continue;
       }
     }
-
-    const claim = claimId(event);
-    if (claim === "duplicate") {
-      result.duplicates += 1;
-      continue;
-    }
-    if (claim === "conflict") {
-      result.rejected.push(rejection(event, "ID_CONFLICT"));
-      continue;
-    }
-
     if (event.timeMs < oldestAcceptedMs) {
-      release(event);
-      result.rejected.push(rejection(event, "TIME_TOO_OLD"));
+      lateOrClosed.push({ event, code: "TIME_TOO_OLD" });
       continue;
     }
     if (event.timeMs > nowMs + INGEST_LIMITS.maxFutureSkewMs) {
-      release(event);
-      result.rejected.push(rejection(event, "TIME_IN_FUTURE"));
+      lateOrClosed.push({ event, code: "TIME_IN_FUTURE" });
       continue;
     }
     const period = ctx.periodContaining(event.timeMs);
     if (sealed.has(period.startMs)) {
-      release(event);
-      result.rejected.push(rejection(event, "PERIOD_CLOSED"));
+      lateOrClosed.push({ event, code: "PERIOD_CLOSED" });
       continue;
     }
+    candidates.push({
+      event,
+      meter,
+      value,
+      uniqueValue,
+      series,
+      period,
+      fingerprint: fingerprintOf(event),
+    });
+  }
 
+  // A refused event that was accepted before (a retry after its period closed, say) is reported
+  // as the duplicate it is, not as a rejection.
+  if (lateOrClosed.length > 0) {
+    const stored = storedFingerprints(lateOrClosed.map((r) => r.event.id));
+    for (const { event, code } of lateOrClosed) {
+      if (stored.get(event.id) === fingerprintOf(event)) {
+        result.duplicates += 1;
+      } else {
+        result.rejected.push(rejection(event, code));
+      }
+    }
+  }
+
+  // Phase 2: claim ids in bulk. The first occurrence of an id in the batch claims it; later ones
+  // are duplicates or conflicts of it. Ids claimed by earlier batches come back from storage.
+  const firstInBatch = new Map<string, string>();
+  const toClaim: Candidate[] = [];
+  const claimed: Candidate[] = [];
+  for (const candidate of candidates) {
+    const earlier = firstInBatch.get(candidate.event.id);
+    if (earlier === undefined) {
+      firstInBatch.set(candidate.event.id, candidate.fingerprint);
+      toClaim.push(candidate);
+    } else if (earlier === candidate.fingerprint) {
+      result.duplicates += 1;
+    } else {
+      result.rejected.push(rejection(candidate.event, "ID_CONFLICT"));
+    }
+  }
+  const inserted = new Set<string>();
+  for (let i = 0; i < toClaim.length; i += CLAIM_ROWS_PER_STATEMENT) {
+    const chunk = toClaim.slice(i, i + CLAIM_ROWS_PER_STATEMENT);
+    const bindings: SqlValue[] = [];
+    for (const c of chunk) {
+      bindings.push(c.event.id, c.fingerprint, c.event.timeMs);
+    }
+    for (const row of sql.exec<{ event_id: string }>(
+      `INSERT INTO seen_events (event_id, fingerprint, time_ms) VALUES ${chunk.map(() => "(?, ?, ?)").join(",")}
+       ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+      ...bindings,
+    )) {
+      inserted.add(row.event_id);
+    }
+  }
+  const seenBefore = toClaim.filter((c) => !inserted.has(c.event.id));
+  const stored =
+    seenBefore.length > 0 ? storedFingerprints(seenBefore.map((c) => c.event.id)) : new Map();
+  for (const candidate of toClaim) {
+    if (inserted.has(candidate.event.id)) {
+      claimed.push(candidate);
+    } else if (stored.get(candidate.event.id) === candidate.fingerprint) {
+      result.duplicates += 1;
+    } else {
+      result.rejected.push(rejection(candidate.event, "ID_CONFLICT"));
+    }
+  }
+
+  // Phase 3: aggregate the newly claimed events, in request order.
+  claimed.sort((a, b) => a.event.index - b.event.index);
+  for (const { event, meter, value, uniqueValue, series, period } of claimed) {
     if (meter.aggregation === "time_weighted" && series !== null) {
       const state = loadSeries(meter, series);
       if (state && event.timeMs < state.lastMs) {

@@ -15,29 +15,48 @@ export const MAX_MESSAGE_PAYLOAD_BYTES = 96 * 1024;
 /** Messages per `sendBatch` call (the queue accepts 100 and 256 KB per call). */
 export const MAX_MESSAGES_PER_SEND = 2;
 
+const NON_ASCII = /[^\u0000-\u007f]/;
+const ENCODER = new TextEncoder();
+
+/** UTF-8 size of `text`; the common all-ASCII case costs one native regex scan. */
 function byteLength(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i += 1) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) {
-      bytes += 1;
-    } else if (code < 0x800) {
-      bytes += 2;
-    } else if (code >= 0xd800 && code <= 0xdbff) {
-      // A surrogate pair is one 4-byte character; count it here and skip its low half.
-      bytes += 4;
-      i += 1;
-    } else {
-      bytes += 3;
-    }
-  }
+  return NON_ASCII.test(text) ? ENCODER.encode(text).byteLength : text.length;
+}
+
+function insertRow(sql: Sql, nowMs: number): number {
+  return sql
+    .exec<{ seq: number }>(
+      "INSERT INTO outbox (created_ms, payload, bytes) VALUES (?, '', 0) RETURNING seq",
+      nowMs,
+    )
+    .one().seq;
+}
+
+function writeRow(
+  sql: Sql,
+  accountId: string,
+  seq: number,
+  nowMs: number,
+  records: RatedRecord[],
+  events: RawEventRecord[],
+): number {
+  const payload: OutboxPayload = {
+    seq,
+    createdMs: nowMs,
+    records: records.map((record, n) => ({ ...record, recordId: `${accountId}:${seq}:${n}` })),
+    events,
+  };
+  const text = JSON.stringify(payload);
+  const bytes = byteLength(text);
+  sql.exec("UPDATE outbox SET payload = ?, bytes = ? WHERE seq = ?", text, bytes, seq);
   return bytes;
 }
 
 /**
  * Writes one ingest call's rated records and raw events to the outbox, split into rows that
- * each fit a queue message. Record ids become `<accountId>:<seq>:<n>`. Runs inside the
- * ingest transaction, so the outbox always matches the totals it describes.
+ * each fit a queue message (the records travel in the first row). Record ids become
+ * `<accountId>:<seq>:<n>`. Runs inside the ingest transaction, so the outbox always matches
+ * the totals it describes. Returns the number of rows written.
  */
 export function appendToOutbox(
   sql: Sql,
@@ -46,42 +65,19 @@ export function appendToOutbox(
   records: RatedRecord[],
   events: RawEventRecord[],
 ): number {
-  let rows = 0;
-  let pendingRecords = records;
-  let eventCursor = 0;
-  while (pendingRecords.length > 0 || eventCursor < events.length) {
-    const seq = sql
-      .exec<{ seq: number }>(
-        "INSERT INTO outbox (created_ms, payload, bytes) VALUES (?, '', 0) RETURNING seq",
-        nowMs,
-      )
-      .one().seq;
-    const rowRecords = pendingRecords.map((record, n) => ({
-      ...record,
-      recordId: `${accountId}:${seq}:${n}`,
-    }));
-    pendingRecords = [];
-    let text = JSON.stringify({ seq, createdMs: nowMs, records: rowRecords, events: [] });
-    let bytes = byteLength(text);
-    const rowEvents: RawEventRecord[] = [];
-    while (eventCursor < events.length) {
-      const event = events[eventCursor] as RawEventRecord;
-      const eventBytes = byteLength(JSON.stringify(event)) + 1;
-      if (rowEvents.length > 0 && bytes + eventBytes > MAX_MESSAGE_PAYLOAD_BYTES) {
-        break;
-      }
-      rowEvents.push(event);
-      bytes += eventBytes;
-      eventCursor += 1;
-    }
-    const payload: OutboxPayload = {
-      seq,
-      createdMs: nowMs,
-      records: rowRecords,
-      events: rowEvents,
-    };
-    text = JSON.stringify(payload);
-    sql.exec("UPDATE outbox SET payload = ?, bytes = ? WHERE seq = ?", text, byteLength(text), seq);
+  const seq = insertRow(sql, nowMs);
+  const bytes = writeRow(sql, accountId, seq, nowMs, records, events);
+  if (bytes <= MAX_MESSAGE_PAYLOAD_BYTES || events.length <= 1) {
+    return 1;
+  }
+  // Too big for one message: keep the records and a share of the events in this row and spread
+  // the rest evenly, sizing the shares from the measured bytes per event (with headroom).
+  const perRow = Math.max(1, Math.floor((events.length * MAX_MESSAGE_PAYLOAD_BYTES * 0.8) / bytes));
+  writeRow(sql, accountId, seq, nowMs, records, events.slice(0, perRow));
+  let rows = 1;
+  for (let start = perRow; start < events.length; start += perRow) {
+    const next = insertRow(sql, nowMs);
+    writeRow(sql, accountId, next, nowMs, [], events.slice(start, start + perRow));
     rows += 1;
   }
   return rows;

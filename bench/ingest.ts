@@ -1,0 +1,152 @@
+/**
+ * Ingestion benchmark (run: `npx node bench/ingest.ts`, or via `npm run bench`).
+ *
+ * Runtime: workerd through Miniflare's API, Durable Object SQLite state on disk (ext4), the full
+ * local stack running (the rated-usage consumer drains the queue meanwhile). Scenarios, measured
+ * in one run with one load generator:
+ *   batched  — requests of 1,000 events, each carrying 100 events for each of 10 accounts, over
+ *              1,000 accounts;
+ *   ceiling  — the same requests to a route that only parses and discards them;
+ *   single   — one event per request, accounts spread over the same 1,000.
+ */
+import { type BenchEnvironment, startBenchEnvironment } from "./support/environment.ts";
+import { type LoadResult, runLoad } from "./support/load.ts";
+import { BENCH_METERS, benchAccountId, seedBenchCatalogue } from "./support/seed.ts";
+
+export interface IngestBenchResult {
+  eventsPerSecond: number;
+  ceilingEventsPerSecond: number;
+  ratioToCeiling: number;
+  p50Ms: number;
+  p99Ms: number;
+  singleRequestsPerSecond: number;
+  singleP50Ms: number;
+  singleP99Ms: number;
+  batched: LoadResult;
+  ceiling: LoadResult;
+  single: LoadResult;
+}
+
+const ACCOUNTS = 1_000;
+const ACCOUNTS_PER_REQUEST = 10;
+const EVENTS_PER_ACCOUNT = 100;
+
+function batchBody(runId: string, n: number, nowIso: string): string {
+  const events: unknown[] = [];
+  for (let a = 0; a < ACCOUNTS_PER_REQUEST; a += 1) {
+    const account = benchAccountId((n * ACCOUNTS_PER_REQUEST + a) % ACCOUNTS);
+    for (let i = 0; i < EVENTS_PER_ACCOUNT; i += 1) {
+      events.push({
+        id: `${runId}-${n}-${a}-${i}`,
+        account,
+        meter: i % 10 === 0 ? BENCH_METERS.requests : BENCH_METERS.tokens,
+        value: String(100 + ((n + i) % 900)),
+        time: nowIso,
+        properties: { model: i % 2 === 0 ? "gpt-4" : "llama-3", region: "eu" },
+      });
+    }
+  }
+  return JSON.stringify(events);
+}
+
+function requestInit(adminKey: string, body: string): RequestInit {
+  return {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body,
+  };
+}
+
+export async function benchIngest(
+  env: BenchEnvironment,
+  options: { durationMs?: number; log?: (line: string) => void } = {},
+): Promise<IngestBenchResult> {
+  const log = options.log ?? (() => {});
+  const durationMs = options.durationMs ?? 15_000;
+  await seedBenchCatalogue(env.stack.info.postgres.appUrl, ACCOUNTS);
+  const runId = `r${Date.now().toString(36)}`;
+  const nowIso = () => new Date().toISOString();
+  const batchUrl = `${env.url}/v1/events`;
+
+  log("warming up every account meter (one small request per 10 accounts)");
+  const warmStarted = performance.now();
+  for (let n = 0; n < ACCOUNTS / ACCOUNTS_PER_REQUEST; n += 8) {
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, k) => {
+        const events = Array.from({ length: ACCOUNTS_PER_REQUEST }, (_, a) => ({
+          id: `${runId}-warm-${n + k}-${a}`,
+          account: benchAccountId(((n + k) * ACCOUNTS_PER_REQUEST + a) % ACCOUNTS),
+          meter: BENCH_METERS.requests,
+        }));
+        const response = await fetch(batchUrl, requestInit(env.adminKey, JSON.stringify(events)));
+        await response.arrayBuffer();
+      }),
+    );
+  }
+  log(`  warm in ${((performance.now() - warmStarted) / 1000).toFixed(1)} s`);
+
+  log(`batched: ${durationMs / 1000} s, 1,000 events per request`);
+  const batched = await runLoad({
+    connections: 6,
+    durationMs,
+    request: (n) => ({ url: batchUrl, init: requestInit(env.adminKey, batchBody(`${runId}b`, n, nowIso())) }),
+  });
+  log(`ceiling: ${durationMs / 1000} s, same requests to the discard route`);
+  const ceiling = await runLoad({
+    connections: 6,
+    durationMs,
+    request: (n) => ({
+      url: `${env.url}/_bench/discard`,
+      init: requestInit(env.adminKey, batchBody(`${runId}c`, n, nowIso())),
+    }),
+  });
+  log(`single: ${durationMs / 1000} s, one event per request`);
+  const single = await runLoad({
+    connections: 24,
+    durationMs,
+    request: (n) => ({
+      url: batchUrl,
+      init: requestInit(
+        env.adminKey,
+        JSON.stringify({
+          id: `${runId}-s-${n}`,
+          account: benchAccountId((n * 7919) % ACCOUNTS),
+          meter: BENCH_METERS.tokens,
+          value: "512",
+        }),
+      ),
+    }),
+  });
+  const events = ACCOUNTS_PER_REQUEST * EVENTS_PER_ACCOUNT;
+  const eventsPerSecond = batched.requestsPerSecond * events;
+  const ceilingEventsPerSecond = ceiling.requestsPerSecond * events;
+  return {
+    eventsPerSecond,
+    ceilingEventsPerSecond,
+    ratioToCeiling: eventsPerSecond / ceilingEventsPerSecond,
+    p50Ms: batched.p50Ms,
+    p99Ms: batched.p99Ms,
+    singleRequestsPerSecond: single.requestsPerSecond,
+    singleP50Ms: single.p50Ms,
+    singleP99Ms: single.p99Ms,
+    batched,
+    ceiling,
+    single,
+  };
+}
+
+if (import.meta.main) {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const env = await startBenchEnvironment(log);
+  try {
+    const result = await benchIngest(env, { log });
+    const row = (name: string, r: LoadResult, perRequest: number) =>
+      `${name.padEnd(9)} ${r.requestsPerSecond.toFixed(1).padStart(9)} req/s ${(r.requestsPerSecond * perRequest).toFixed(0).padStart(9)} events/s  p50 ${r.p50Ms.toFixed(1).padStart(7)} ms  p99 ${r.p99Ms.toFixed(1).padStart(7)} ms  errors ${r.errors} ${JSON.stringify(r.statusCounts)}`;
+    console.log(row("batched", result.batched, 1000));
+    console.log(row("ceiling", result.ceiling, 1000));
+    console.log(row("single", result.single, 1));
+    console.log(`batched / ceiling = ${(result.ratioToCeiling * 100).toFixed(1)} %`);
+  } finally {
+    await env.stop();
+  }
+}
