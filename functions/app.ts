@@ -4,9 +4,16 @@ import { notFoundResponse, problemResponse } from "./middleware/errors.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { createRouter } from "./openapi.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { benchRoutes } from "./routes/bench.ts";
+import { accountRoutes } from "./routes/catalogue/accounts.ts";
+import { meterRoutes } from "./routes/catalogue/meters.ts";
+import { planRoutes } from "./routes/catalogue/plans.ts";
+import { deadLetterRoutes } from "./routes/dead-letters.ts";
+import { driftRoutes } from "./routes/drift.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { historyRoutes } from "./routes/history.ts";
 import { usageRoutes } from "./routes/usage.ts";
 
 /** The HTTP surface: every route of the Worker, mounted on one self-documenting Hono app. */
@@ -23,7 +30,14 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", healthRoutes);
   app.route("/", eventRoutes);
   app.route("/", usageRoutes);
+  app.route("/", historyRoutes);
+  app.route("/", deadLetterRoutes);
+  app.route("/", driftRoutes);
   app.route("/", apiKeyRoutes);
+  app.route("/", meterRoutes);
+  app.route("/", planRoutes);
+  app.route("/", accountRoutes);
+  app.route("/", auditRoutes);
   app.use("/_bench/*", async (c, next) => {
     if (c.get("config").environment !== "local") {
       return c.notFound();
