@@ -13,6 +13,8 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 export interface MiniflareWorker {
   url: string;
   mf: Miniflare;
+  /** Fires the Worker's scheduled handler for `cron` as if at `timeMs` (the production path). */
+  triggerCron(cron: string, timeMs?: number): Promise<{ outcome: string }>;
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,8 @@ export async function startMiniflareWorker(
     durableObjectsPersist: process.env.MF_DO_IN_MEMORY ? false : join(options.persistDir, "do"),
     cachePersist: join(options.persistDir, "cache"),
     host: "127.0.0.1",
+    // Lets `triggerCron` fire the scheduled handler through /cdn-cgi/local/scheduled.
+    unsafeTriggerHandlers: true,
     port: options.port ?? 0,
   };
   const mf = new Miniflare(
@@ -75,6 +79,14 @@ export async function startMiniflareWorker(
   return {
     url,
     mf,
+    async triggerCron(cron, timeMs) {
+      const query = new URLSearchParams({ cron, format: "json" });
+      if (timeMs !== undefined) {
+        query.set("time", String(timeMs));
+      }
+      const response = await fetch(`${url}/cdn-cgi/local/scheduled?${query}`);
+      return (await response.json()) as { outcome: string };
+    },
     stop: () => mf.dispose(),
   };
 }
