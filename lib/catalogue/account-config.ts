@@ -1,4 +1,4 @@
-import type { Queryable } from "../adapters/postgres.ts";
+import type { Database, Queryable } from "../adapters/postgres.ts";
 import type { IntervalSpec } from "../periods/interval-spec.ts";
 import type { Aggregation, MeterDefinition } from "./meter.ts";
 
@@ -190,4 +190,19 @@ export async function loadAccountConfig(
       hardCap: account.spend_hard_cap,
     },
   };
+}
+
+/**
+ * `loadAccountConfig` in its own read-only REPEATABLE READ transaction, so the account, the
+ * meters and the pricing windows come from one snapshot. Null when the account does not exist;
+ * throws DEPENDENCY_UNAVAILABLE when Postgres cannot be reached.
+ */
+export async function loadAccountConfigSnapshot(
+  db: Database,
+  accountId: string,
+): Promise<AccountConfig | null> {
+  return db.transaction(async (tx) => {
+    await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    return loadAccountConfig(tx, accountId);
+  });
 }
