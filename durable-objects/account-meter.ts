@@ -1,13 +1,22 @@
 import { DurableObject } from "cloudflare:workers";
 import { openDatabase } from "../lib/adapters/postgres.ts";
+import type { CreditSnapshot } from "../lib/billing/credits.ts";
+import { flushMeterNotifications, readNotificationUrl } from "../lib/billing/notifications.ts";
+import { qstashPublisher } from "../lib/billing/notify.ts";
 import type { AccountConfig } from "../lib/catalogue/account-config.ts";
 import { loadAccountConfig, readConfigRevision } from "../lib/catalogue/account-config.ts";
 import { type Clock, systemClock } from "../lib/clock/clock.ts";
 import { configFor } from "../lib/env/config.ts";
+import { screenUsageForRisk } from "../lib/fraud/usage-screen.ts";
 import type { EventRejection } from "../lib/ingest/rejections.ts";
 import { createLogger, type Logger } from "../lib/log/logger.ts";
 import { applyBatch, type IndexedEvent } from "../lib/metering/apply-batch.ts";
 import { compileMeterContext } from "../lib/metering/compile-context.ts";
+import {
+  applyCreditSnapshot,
+  drawDownCredits,
+  migrateCreditSchema,
+} from "../lib/metering/credits.ts";
 import type { MeterContext } from "../lib/metering/meter-context.ts";
 import {
   appendToOutbox,
@@ -40,6 +49,9 @@ const CONFIG_CHECK_INTERVAL_MS = 60_000;
 const UNKNOWN_METER_RELOAD_MS = 5_000;
 /** How often the alarm prunes dedup entries, buckets and old periods. */
 const PRUNE_INTERVAL_MS = 60 * 60_000;
+/** Retry delay after a failed notification flush, doubled per failure up to the cap. */
+const NOTIFY_RETRY_BASE_MS = 5_000;
+const NOTIFY_RETRY_MAX_MS = 5 * 60_000;
 
 export type IngestReply =
   | { status: "ok"; accepted: number; duplicates: number; rejected: EventRejection[] }
@@ -61,6 +73,18 @@ export interface IngestRequest {
 }
 
 /**
+ * Whether revision `next` (`<account revision>:<meters revision>`) supersedes `current`: both
+ * counters only grow, so a newer configuration has neither part smaller and one part larger.
+ */
+export function isNewerRevision(next: string, current: string): boolean {
+  const [nextAccount = 0, nextMeters = 0] = next.split(":").map(Number);
+  const [account = 0, meters = 0] = current.split(":").map(Number);
+  return (
+    nextAccount >= account && nextMeters >= meters && (nextAccount > account || nextMeters > meters)
+  );
+}
+
+/**
  * One per account (named by the account id): counts every accepted event exactly once, rates
  * it, keeps the period totals the usage API reads, and feeds the rated-usage queue through a
  * transactional outbox. See docs/ingestion.md.
@@ -75,6 +99,7 @@ export class AccountMeter extends DurableObject<Env> {
   #unknownMeterReloadMs = 0;
   #loading: Promise<MeterContext | null> | null = null;
   #flushFailures = 0;
+  #notifyFailures = 0;
   /** When the alarm is armed for, null when it is not, undefined until read from storage. */
   #alarmAtMs: number | null | undefined = undefined;
   #log: Logger;
@@ -85,6 +110,7 @@ export class AccountMeter extends DurableObject<Env> {
     this.#log = createLogger({ level: "info", bindings: { component: "account-meter" } });
     ctx.blockConcurrencyWhile(async () => {
       migrateMeterSchema(this.sql);
+      migrateCreditSchema(this.sql);
       const row = this.sql
         .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'account_id'")
         .toArray()[0];
@@ -224,6 +250,11 @@ export class AccountMeter extends DurableObject<Env> {
   /** Replaces the cached configuration (the catalogue pushes it after a change). */
   async configure(config: AccountConfig): Promise<void> {
     this.#remember(config.accountId);
+    const current = this.#context?.config ?? this.#cachedConfig();
+    // Pushes can arrive out of order; never replace a newer configuration with an older one.
+    if (current && !isNewerRevision(config.revision, current.revision)) {
+      return;
+    }
     this.#install(config);
     this.#configCheckedMs = this.clock.nowMs();
   }
@@ -297,6 +328,10 @@ export class AccountMeter extends DurableObject<Env> {
           JSON.stringify({ accountId: request.accountId, ...alert }),
         );
       }
+      // Billing: prepaid credit drawn down by what this batch rated (lib/metering/credits.ts).
+      if (result.spendDeltas.size > 0) {
+        drawDownCredits(this.sql, ready.periodContaining);
+      }
       return result;
     });
     if (batch.records.length > 0 || batch.events.length > 0) {
@@ -351,6 +386,57 @@ export class AccountMeter extends DurableObject<Env> {
     return totals;
   }
 
+  /**
+   * Billing: replaces the prepaid-credit projection with a Postgres snapshot (after an invoice
+   * or a grant change). Older snapshots than the one held are ignored.
+   */
+  async syncCredits(accountId: string, snapshot: CreditSnapshot): Promise<void> {
+    this.#remember(accountId);
+    const context = await this.#contextFor(accountId);
+    if (!context) {
+      return;
+    }
+    this.ctx.storage.transactionSync(() =>
+      applyCreditSnapshot(this.sql, snapshot, context.periodContaining),
+    );
+  }
+
+  /**
+   * Billing: publishes pending notifications (budget alerts, the hard cap) through QStash to the
+   * account's webhook and, for the cap, the platform. True when none is left.
+   */
+  async #flushNotifications(accountId: string): Promise<boolean> {
+    try {
+      const pending = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM notifications");
+      if (pending.one().n === 0) {
+        this.#notifyFailures = 0;
+        return true;
+      }
+      const config = configFor(this.env);
+      const db = openDatabase(config.database, { max: 1 });
+      let accountUrl: string | null;
+      try {
+        accountUrl = await readNotificationUrl(db, accountId);
+      } finally {
+        this.ctx.waitUntil(db.end());
+      }
+      const result = await flushMeterNotifications(this.sql, {
+        accountId,
+        targets: { accountUrl, platformUrl: config.platformNotificationUrl ?? null },
+        publisher: qstashPublisher(config.qstash),
+        log: this.#log,
+      });
+      if (result.remaining === 0) {
+        this.#notifyFailures = 0;
+        return true;
+      }
+    } catch (error) {
+      this.#log.warn("notification flush failed; will retry", { error });
+    }
+    this.#notifyFailures += 1;
+    return false;
+  }
+
   /** A period's totals per meter and segment, plus pipeline facts (for drift checks). */
   async periodTotals(accountId: string, periodStartMs: number): Promise<PeriodTotals> {
     this.#remember(accountId);
@@ -384,6 +470,13 @@ export class AccountMeter extends DurableObject<Env> {
         const delay = Math.min(FLUSH_RETRY_BASE_MS * 2 ** this.#flushFailures, FLUSH_RETRY_MAX_MS);
         nextMs = nowMs + delay;
       }
+      if (!(await this.#flushNotifications(accountId))) {
+        const delay = Math.min(
+          NOTIFY_RETRY_BASE_MS * 2 ** (this.#notifyFailures - 1),
+          NOTIFY_RETRY_MAX_MS,
+        );
+        nextMs = Math.min(nextMs ?? Number.POSITIVE_INFINITY, nowMs + delay);
+      }
     }
     const context = this.#context;
     const heartbeatDueMs = context ? closeSilentSeries(this.sql, context, nowMs) : null;
@@ -402,6 +495,21 @@ export class AccountMeter extends DurableObject<Env> {
           "INSERT INTO meta (key, value) VALUES ('pruned_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
           String(nowMs),
         );
+      });
+    }
+    // Fraud: screen recent CPU usage for the mining pattern (logic in lib/fraud/usage-screen.ts).
+    if (accountId !== null && context) {
+      await screenUsageForRisk({
+        sql: this.sql,
+        meters: context.meters.values(),
+        accountId,
+        nowMs,
+        work: {
+          send: async (body) => {
+            await this.env.WORK.send(body, { contentType: "json" });
+          },
+        },
+        log: this.#log,
       });
     }
     if (outboxStats(this.sql).rows > 0 && nextMs === null) {
