@@ -24,6 +24,8 @@ export interface MiniflareWorkerOptions {
   /** Folder for Durable Object, queue and cache state (on disk). */
   persistDir: string;
   port?: number;
+  /** Opens the V8 inspector on this port (profiling). */
+  inspectorPort?: number;
   /** Reuse an existing bundle instead of building one. */
   bundleDir?: string;
 }
@@ -46,6 +48,27 @@ export function bundleWorker(root: string, outDir: string): string {
   return join(outDir, "index.js");
 }
 
+/**
+ * The modules wrangler's `[[rules]]` collected beside the bundle (imported as
+ * `./<sha1>-<file name>`, e.g. the dashboard's assets): wasm and .bin as wrangler's default
+ * rules type them, everything else as Text (the only other rule wrangler.toml declares).
+ */
+function collectedModules(bundleDir: string, entry: string) {
+  const names = new Set(
+    [...entry.matchAll(/from\s*"\.\/([0-9a-f]{40}-[^"/]+)"/g)].map((match) => match[1] as string),
+  );
+  return [...names].map((name) => {
+    const path = join(bundleDir, name);
+    if (name.endsWith(".wasm")) {
+      return { type: "CompiledWasm", path, contents: readFileSync(path) };
+    }
+    if (name.endsWith(".bin")) {
+      return { type: "Data", path, contents: readFileSync(path) };
+    }
+    return { type: "Text", path, contents: readFileSync(path, "utf8") };
+  });
+}
+
 /** Starts the Worker; resolves when it listens on 127.0.0.1. */
 export async function startMiniflareWorker(
   options: MiniflareWorkerOptions,
@@ -54,6 +77,7 @@ export async function startMiniflareWorker(
   const scriptPath = options.bundleDir
     ? join(bundleDir, "index.js")
     : bundleWorker(options.root, bundleDir);
+  const entry = readFileSync(scriptPath, "utf8");
   mkdirSync(options.persistDir, { recursive: true });
   const previous = process.cwd();
   process.chdir(options.root);
@@ -62,7 +86,10 @@ export async function startMiniflareWorker(
   const v4Options = {
     ...(workerOptions as Record<string, unknown>),
     name: "meterline",
-    modules: [{ type: "ESModule", path: scriptPath, contents: readFileSync(scriptPath, "utf8") }],
+    modules: [
+      { type: "ESModule", path: scriptPath, contents: entry },
+      ...collectedModules(bundleDir, entry),
+    ],
     modulesRoot: bundleDir,
     bindings: { ...(workerOptions.bindings as Record<string, string>), ...options.env },
     durableObjectsPersist: process.env.MF_DO_IN_MEMORY ? false : join(options.persistDir, "do"),
@@ -70,6 +97,7 @@ export async function startMiniflareWorker(
     host: "127.0.0.1",
     // Lets `triggerCron` fire the scheduled handler through /cdn-cgi/local/scheduled.
     unsafeTriggerHandlers: true,
+    ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
     port: options.port ?? 0,
   };
   const mf = new Miniflare(

@@ -59,8 +59,25 @@ const STATEMENTS = [
      id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL)`,
 ];
 
-/** Creates or upgrades the schema; cheap when it is current. */
+/**
+ * Creates or upgrades the schema. A meter is constructed whenever it wakes, so the current case
+ * costs one lookup: the statements run only when the stored version differs.
+ */
 export function migrateMeterSchema(sql: Sql): void {
+  const hasMeta =
+    sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+      )
+      .one().n > 0;
+  if (hasMeta) {
+    const stored = sql
+      .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
+      .toArray()[0];
+    if (stored?.value === String(SCHEMA_VERSION)) {
+      return;
+    }
+  }
   for (const statement of STATEMENTS) {
     sql.exec(statement);
   }
