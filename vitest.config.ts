@@ -16,6 +16,18 @@ export default defineConfig({
         },
       },
       {
+        // Real-browser tests: the Worker in workerd (Miniflare) against the local stack, driven
+        // with Debian's Chromium through playwright-core. Screenshots go to test-results/e2e/.
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
         extends: true,
         plugins: [
           cloudflareTest(({ inject }) => ({

@@ -10,6 +10,10 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported Content-Type or Content-Encoding" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is too large" },
   TOO_MANY_EVENTS: { status: 413, title: "Too many events in one request" },
+  WEBHOOK_SIGNATURE_INVALID: {
+    status: 400,
+    title: "The webhook signature does not match the payload",
+  },
   // Identity
   UNAUTHENTICATED: { status: 401, title: "Missing or invalid API key" },
   FORBIDDEN: { status: 403, title: "This key may not perform this action" },
@@ -18,11 +22,16 @@ export const ERROR_CODES = {
   // State
   CONFLICT: { status: 409, title: "The resource is in a state that forbids this change" },
   ALREADY_EXISTS: { status: 409, title: "A resource with this key already exists" },
+  IMMUTABLE_FIELD: { status: 409, title: "A field that is fixed at creation was changed" },
   IDEMPOTENCY_CONFLICT: {
     status: 409,
     title: "The idempotency key was reused with other parameters",
   },
   RATE_LIMITED: { status: 429, title: "Too many requests" },
+  // GraphQL (lib/graphql): limits on what one query may ask for, and its argument errors
+  QUERY_TOO_DEEP: { status: 400, title: "The query nests fields too deeply" },
+  QUERY_TOO_COSTLY: { status: 400, title: "The query asks for too much at once" },
+  BAD_USER_INPUT: { status: 400, title: "A GraphQL argument is invalid" },
   ACCOUNT_SUSPENDED: { status: 403, title: "The account is suspended" },
   // Infrastructure
   DEPENDENCY_UNAVAILABLE: { status: 503, title: "A service meterline depends on is unavailable" },
