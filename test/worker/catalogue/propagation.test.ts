@@ -1,6 +1,7 @@
 import {
   createExecutionContext,
   createMessageBatch,
+  evictDurableObject,
   getQueueResult,
   runInDurableObject,
 } from "cloudflare:test";
@@ -50,6 +51,18 @@ function midPeriodInterval() {
 }
 
 /** Ingests straight into the meter with its clock pinned at `nowMs`. */
+/**
+ * Leaves the meter holding an older configuration, as if a push had failed: the stored copy is
+ * replaced and the object evicted, so the next instance starts from it (a live meter refuses to
+ * be pushed an older revision).
+ */
+async function plantStaleConfig(accountId: string, stale: AccountConfig): Promise<void> {
+  await runInDurableObject(meterOf(accountId), (instance: AccountMeter) => {
+    instance.sql.exec("UPDATE meta SET value = ? WHERE key = 'config'", JSON.stringify(stale));
+  });
+  await evictDurableObject(meterOf(accountId));
+}
+
 async function ingestAt(
   accountId: string,
   nowMs: number,
@@ -143,10 +156,7 @@ describe("catalogue changes reach the account meters", () => {
     const v2 = await newVersion(plan, meter, "0.9", effectiveFrom);
     // Undo the push, as if it had failed: the meter holds the old configuration, checked at a
     // moment two minutes before the new version applies.
-    await runInDurableObject(meterOf(account.id), (instance: AccountMeter) => {
-      instance.clock = new FixedClock(effectiveMs - 120_000);
-      return instance.configure(stale);
-    });
+    await plantStaleConfig(account.id, stale);
     expect((await windowsOf(account.id)).length).toBe(1);
 
     await ingestAt(account.id, effectiveMs + 1_000, meter, [
@@ -237,9 +247,7 @@ describe("the WORK consumer", () => {
       body: { name: "Renamed" },
     });
     // Make the meter stale again, as if the inline push had failed; a queued push fixes it.
-    await runInDurableObject(meterOf(account.id), (instance: AccountMeter) =>
-      instance.configure(stale),
-    );
+    await plantStaleConfig(account.id, stale);
     expect((await cachedConfig(account.id))?.name).toBe(stale.name);
     const push: CataloguePushMessage = { v: 1, kind: "catalogue.push", accountIds: [account.id] };
     const batch = createMessageBatch("meterline-work", [
