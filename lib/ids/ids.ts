@@ -16,6 +16,7 @@ export const ID_PREFIXES = {
   invoiceRun: "run",
   creditNote: "cn",
   creditGrant: "cg",
+  creditEntry: "cle",
   payment: "pay",
   paymentAttempt: "att",
   deadLetter: "dlq",
@@ -23,6 +24,7 @@ export const ID_PREFIXES = {
   risk: "risk",
   notification: "ntf",
   message: "msg",
+  reconciliationRun: "rcn",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
