@@ -371,6 +371,38 @@ export class AccountMeter extends DurableObject<Env> {
   }
 
   /**
+   * Whether the current period's hard spend cap is reached, for the fraud admission check
+   * (lib/fraud/deployment.ts). Answers from the configuration the meter already holds, without
+   * waiting for its periodic revalidation: budget changes reach the meter by push, and an
+   * admission check must not pay a Postgres round trip. Loads the configuration only when the
+   * meter has none.
+   */
+  async spendCapped(
+    accountId: string,
+    keyHash: string | null,
+  ): Promise<{ status: "ok"; capped: boolean } | Exclude<UsageReply, { status: "ok" }>> {
+    this.#remember(accountId);
+    if (keyHash !== null && !this.#isActiveKey(keyHash)) {
+      return { status: "unauthenticated" };
+    }
+    let context = this.#context;
+    if (!context) {
+      const cached = this.#cachedConfig();
+      try {
+        context = cached ? this.#install(cached) : await this.#contextFor(accountId);
+      } catch (error) {
+        this.#log.error("configuration unavailable", { error });
+        return { status: "unavailable", detail: "The catalogue could not be read; retry shortly." };
+      }
+    }
+    if (!context) {
+      return { status: "unknown_account" };
+    }
+    const period = context.periodContaining(this.clock.nowMs());
+    return { status: "ok", capped: readSpend(this.sql, context.config, period.startMs).capped };
+  }
+
+  /**
    * Seals a billing period: later events for it are refused with PERIOD_CLOSED, open
    * time-weighted series stop at their last sample, and the outbox is flushed promptly.
    * Idempotent; returns the period's final totals.
