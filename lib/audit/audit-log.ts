@@ -22,6 +22,11 @@ export interface AuditEntry {
   amountMinor?: bigint | null;
   currency?: string | null;
   occurredAtMs: number;
+  /**
+   * The id of the record this one mirrors in a module's own log (fraud's risk_audit, say).
+   * An entry whose source is already in the chain is not appended again.
+   */
+  sourceRef?: string;
 }
 
 /** A stored audit record, as read back. */
@@ -107,6 +112,16 @@ export async function appendAudit(
     "select seq::text, hash from audit_heads where account_id = $1 for update",
     [entry.accountId],
   );
+  if (entry.sourceRef !== undefined) {
+    // Checked under the head lock, so two mirrors of one source cannot both append.
+    const mirrored = await tx.query<AuditRow>(`${SELECT_RECORD} where source_ref = $1`, [
+      entry.sourceRef,
+    ]);
+    const existing = mirrored.rows[0];
+    if (existing) {
+      return toRecord(existing);
+    }
+  }
   const prev = head.rows[0] ?? { seq: "0", hash: GENESIS_HASH };
   const unhashed: Omit<AuditRecord, "id" | "hash"> = {
     accountId: entry.accountId,
@@ -130,8 +145,9 @@ export async function appendAudit(
   const record: AuditRecord = { id: ids.next("audit"), ...unhashed, hash };
   await tx.query(
     `insert into audit_log (id, account_id, seq, occurred_at, actor, action, subject_type, subject_id,
-                            reason, before, after, amount_minor, currency, prev_hash, hash)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+                            reason, before, after, amount_minor, currency, prev_hash, hash,
+                            source_ref)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
     [
       record.id,
       record.accountId,
@@ -148,6 +164,7 @@ export async function appendAudit(
       record.currency,
       record.prevHash,
       record.hash,
+      entry.sourceRef ?? null,
     ],
   );
   await tx.query("update audit_heads set seq = $2, hash = $3 where account_id = $1", [
@@ -232,9 +249,10 @@ export async function verifyAuditChain(
   db: Queryable,
   accountId: string,
 ): Promise<ChainVerification> {
-  const { rows } = await db.query<AuditRow>(`${SELECT_RECORD} where account_id = $1 order by audit_log.seq`, [
-    accountId,
-  ]);
+  const { rows } = await db.query<AuditRow>(
+    `${SELECT_RECORD} where account_id = $1 order by audit_log.seq`,
+    [accountId],
+  );
   const head = await db.query<{ seq: string; hash: string }>(
     "select seq::text, hash from audit_heads where account_id = $1",
     [accountId],

@@ -6,6 +6,7 @@ import {
   type TransitionRecord,
   transitionFromRecord,
 } from "./ladder.ts";
+import { chainTransition } from "./ladder-audit.ts";
 import { cacheLevel, flagIdentities, identitiesOf } from "./level-cache.ts";
 
 /**
@@ -23,7 +24,7 @@ import { cacheLevel, flagIdentities, identitiesOf } from "./level-cache.ts";
  * is not delivered twice. Throws on the first publish failure; later ones stay pending.
  */
 export async function publishPendingNotifications(
-  deps: Pick<RiskDeps, "http" | "notifier" | "clock">,
+  deps: Pick<RiskDeps, "http" | "notifier" | "clock" | "db" | "ids">,
   accountId: string,
   fallbackUrl: string | null,
 ): Promise<number> {
@@ -39,13 +40,17 @@ export async function publishPendingNotifications(
   );
   let published = 0;
   for (const row of rows) {
+    // Before the platform hears of a move, the move is in the account's hash-chained audit
+    // trail (idempotent by the risk audit id, so a retry never appends twice).
+    const transition = transitionFromRecord(row);
+    await deps.db.transaction((tx) => chainTransition(tx, deps.ids, transition));
     const url = row.notification_url ?? fallbackUrl;
     const messageId =
       url === null
         ? null
         : await deps.notifier.publish({
             url,
-            body: notificationBody(transitionFromRecord(row)),
+            body: notificationBody(transition),
             deduplicationId: row.id,
           });
     await markPublished(deps.http, row.id, url, messageId, deps.clock.nowMs());

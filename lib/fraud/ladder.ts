@@ -1,6 +1,7 @@
 import type { Queryable } from "../adapters/postgres.ts";
 import type { IdGenerator } from "../ids/ids.ts";
 import { recordRiskAudit, riskAuditStatement } from "./audit.ts";
+import { chainTransition } from "./ladder-audit.ts";
 import { isRiskLevel, type RiskLevel, restrictionsFor } from "./levels.ts";
 import type { Reason } from "./rules.ts";
 import type { Statement } from "./sql-http.ts";
@@ -178,6 +179,7 @@ export async function changeLevel(
     score: change.score,
     atMs: nowMs,
   };
+  await chainTransition(tx, ids, transition);
   await tx.query(
     "insert into risk_notifications (id, account_id, created_at) values ($1, $2, $3)",
     [id, current.accountId, now],

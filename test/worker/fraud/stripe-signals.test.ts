@@ -95,6 +95,19 @@ describe("an early fraud warning", () => {
     });
     expect(notification.headers["content-type"]).toBe("application/json");
     await releaseNotificationUrl(hook);
+
+    // The move is in the account's hash-chained audit trail, once, and the chain verifies.
+    const trail = await callJson<{
+      data: { action: string; actor: string; before: unknown; after: unknown }[];
+    }>(`/v1/accounts/${accountId}/audit?action=account.risk_level_changed`, 200);
+    expect(trail.data.map((r) => [r.action, r.actor, r.before])).toEqual([
+      ["account.risk_level_changed", "system:fraud", { level: "normal" }],
+    ]);
+    expect(trail.data[0]?.after).toMatchObject({ level: "suspended", score: 90 });
+    expect(await callJson(`/v1/accounts/${accountId}/audit/verify`, 200)).toMatchObject({
+      ok: true,
+      records: 1,
+    });
   });
 
   it("also flags the card: a new signup with it is denied", async () => {
