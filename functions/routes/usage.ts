@@ -20,6 +20,21 @@ const UsageSchema = z
       budget: z.string().nullable(),
       capped: z.boolean(),
       alertedPercents: z.array(z.number()),
+      // Prepaid credit drawn down in real time by the account meter (lib/metering/credits.ts).
+      credits: z.object({
+        currency: z.string().nullable(),
+        granted: z.string(),
+        drawn: z.string(),
+        balance: z.string(),
+        grants: z.array(
+          z.object({
+            id: z.string(),
+            remaining: z.string(),
+            drawn: z.string(),
+            expiresAtMs: z.number().nullable(),
+          }),
+        ),
+      }),
     }),
     meters: z.array(
       z.object({

@@ -24,6 +24,8 @@ const RawEnvSchema = z.object({
     .max(7 * 86_400)
     .default(3600),
   PUBLIC_BASE_URL: url.optional(),
+  /** Where account status changes (a hard spend cap reached) are announced to the platform. */
+  PLATFORM_NOTIFICATION_URL: url.optional(),
   ADMIN_API_KEY: nonEmpty.min(24, "at least 24 characters"),
   DATABASE_URL: nonEmpty,
   /** Local only: host:port of a WebSocket-to-TCP proxy in front of plain Postgres. */
@@ -53,6 +55,7 @@ export interface Config {
   lateArrivalWindowDays: number;
   invoiceGraceSeconds: number;
   publicBaseUrl: string | undefined;
+  platformNotificationUrl: string | undefined;
   adminApiKey: string;
   database: { url: string; wsProxy: string | undefined; httpEndpoint: string | undefined };
   clickhouse: { url: string; username: string; password: string; database: string };
@@ -82,6 +85,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     lateArrivalWindowDays: raw.LATE_ARRIVAL_WINDOW_DAYS,
     invoiceGraceSeconds: raw.INVOICE_GRACE_SECONDS,
     publicBaseUrl: raw.PUBLIC_BASE_URL,
+    platformNotificationUrl: raw.PLATFORM_NOTIFICATION_URL,
     adminApiKey: raw.ADMIN_API_KEY,
     database: {
       url: raw.DATABASE_URL,

@@ -1,5 +1,6 @@
 import type { AccountConfig } from "../catalogue/account-config.ts";
 import { Decimal } from "../money/decimal.ts";
+import { type CreditBalance, readCredits } from "./credits.ts";
 import type { Sql } from "./sql.ts";
 
 /** A budget threshold crossed by this batch: raised once per period. */
@@ -66,12 +67,22 @@ export function recordSpend(
   return alerts;
 }
 
-/** The period's rated spend so far and whether its hard cap has been reached. */
+/**
+ * The period's rated spend so far, whether its hard cap has been reached (the account's billing
+ * status is then `capped` for the period), and the prepaid credit left after the usage not
+ * invoiced yet (lib/metering/credits.ts).
+ */
 export function readSpend(
   sql: Sql,
   config: AccountConfig,
   periodStartMs: number,
-): { spent: string; budget: string | null; capped: boolean; alertedPercents: number[] } {
+): {
+  spent: string;
+  budget: string | null;
+  capped: boolean;
+  alertedPercents: number[];
+  credits: CreditBalance;
+} {
   const row = sql
     .exec<{ amount: string; alerted: string }>(
       "SELECT amount, alerted FROM spend WHERE period_start = ?",
@@ -84,5 +95,6 @@ export function readSpend(
     budget: config.spend.budget,
     capped: config.spend.hardCap && alerted.includes(100),
     alertedPercents: alerted,
+    credits: readCredits(sql),
   };
 }

@@ -1,0 +1,75 @@
+/**
+ * `GET /v1/accounts/{id}/invoices/upcoming`: the current period priced in real time from the
+ * account meter's live totals, with taxes and credit as the invoice would apply them; nothing is
+ * written.
+ */
+import { describe, expect, it } from "vitest";
+import { PeriodCalendar } from "../../../lib/periods/period-calendar.ts";
+import { call, callJson, unique } from "../support/http.ts";
+import { MONTHLY, seedAccount, seedMeters, seedPlan, sendEvents, sql } from "./support.ts";
+
+describe("upcoming invoice preview", () => {
+  it("prices the live period like the invoice run, for the admin and the account's own key", async () => {
+    const calls = unique("up-calls");
+    await seedMeters([{ key: calls, aggregation: "count" }]);
+    const { planId } = await seedPlan([
+      { baseFee: "20", prices: { [calls]: { model: "per_unit", unitPrice: "0.5" } } },
+    ]);
+    const period = new PeriodCalendar(MONTHLY, "UTC").containing(Date.now());
+    const accountId = await seedAccount({
+      planId,
+      createdAtMs: period.startMs,
+      taxRates: [{ name: "VAT", percent: "10" }],
+    });
+    const other = await seedAccount({ planId, createdAtMs: period.startMs });
+    await callJson(`/v1/accounts/${accountId}/credit-grants`, 201, {
+      body: { amount: "5", kind: "promotional" },
+    });
+    const now = Date.now();
+    await sendEvents(accountId, [
+      { id: "1", meter: calls, timeMs: now - 3000 },
+      { id: "2", meter: calls, timeMs: now - 2000 },
+      { id: "3", meter: calls, timeMs: now - 1000 },
+    ]);
+
+    const preview = await callJson<{
+      periodStart: string;
+      lines: { kind: string; quantity: string | null; amountMinor: number; taxMinor: number }[];
+      subtotalMinor: number;
+      taxMinor: number;
+      totalMinor: number;
+      creditsAppliedMinor: number;
+      amountDueMinor: number;
+    }>(`/v1/accounts/${accountId}/invoices/upcoming`, 200);
+    expect(preview.periodStart).toBe(new Date(period.startMs).toISOString());
+    expect(preview.lines.map((l) => [l.kind, l.quantity, l.amountMinor, l.taxMinor])).toEqual([
+      ["base_fee", null, 2000, 200],
+      ["usage", "3", 150, 15],
+    ]);
+    expect(preview).toMatchObject({
+      subtotalMinor: 2150,
+      taxMinor: 215,
+      totalMinor: 2365,
+      creditsAppliedMinor: 500,
+      amountDueMinor: 1865,
+    });
+
+    const { key } = await callJson<{ key: string }>(`/v1/accounts/${accountId}/api-keys`, 201, {
+      body: { name: "preview" },
+    });
+    const own = await call(`/v1/accounts/${accountId}/invoices/upcoming`, { key });
+    expect(own.status).toBe(200);
+    expect((await call(`/v1/accounts/${other}/invoices/upcoming`, { key })).status).toBe(404);
+    expect((await call(`/v1/accounts/${accountId}/invoices/upcoming`, { key: null })).status).toBe(
+      401,
+    );
+
+    // A preview writes nothing: no invoice, the credit untouched.
+    expect(await sql("select id from invoices where account_id = $1", [accountId])).toEqual([]);
+    const [grant] = await sql<{ remaining: string }>(
+      "select remaining_minor::text as remaining from credit_grants where account_id = $1",
+      [accountId],
+    );
+    expect(grant?.remaining).toBe("500");
+  });
+});
