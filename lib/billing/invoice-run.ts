@@ -49,8 +49,16 @@ export interface RunResult {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
+ * How far before its creation an account's billing may start: an account onboarded with a plan
+ * that took effect earlier (a customer moving from another system) is billed from that plan's
+ * start, within the late-arrival window, since older usage cannot be sent anyway.
+ */
+export const BACKDATED_START_LIMIT_DAYS = 35;
+
+/**
  * Creates the invoicing cursor of accounts that have none: the period containing the account's
- * creation. Usage stamped before that instant (backfills) is not invoiced.
+ * billing start — its creation, or its first plan's start when that is earlier but within
+ * BACKDATED_START_LIMIT_DAYS. Usage stamped before the start is not invoiced.
  */
 async function initializeCursors(deps: RunDeps, request: RunRequest): Promise<number> {
   let created = 0;
@@ -59,19 +67,28 @@ async function initializeCursors(deps: RunDeps, request: RunRequest): Promise<nu
       id: string;
       time_zone: string;
       billing_interval: IntervalSpec;
-      created_at: Date;
+      billing_from: Date;
     }>(
-      `select a.id, a.time_zone, a.billing_interval, a.created_at
-         from accounts a left join account_billing b on b.account_id = a.id
+      `select a.id, a.time_zone, a.billing_interval,
+              case when fp.first_from < a.created_at
+                        and fp.first_from >= a.created_at - make_interval(days => $3)
+                   then fp.first_from else a.created_at end as billing_from
+         from accounts a
+         left join account_billing b on b.account_id = a.id
+         left join lateral (
+           select min(effective_from) as first_from from account_plans p where p.account_id = a.id
+         ) fp on true
         where b.account_id is null and ($1::text[] is null or a.id = any($1))
         order by a.id limit $2`,
-      [request.accountIds ?? null, PAGE_SIZE],
+      [request.accountIds ?? null, PAGE_SIZE, BACKDATED_START_LIMIT_DAYS],
     );
     if (rows.length === 0) {
       return created;
     }
     const periods = rows.map((row) =>
-      new PeriodCalendar(row.billing_interval, row.time_zone).containing(row.created_at.getTime()),
+      new PeriodCalendar(row.billing_interval, row.time_zone).containing(
+        row.billing_from.getTime(),
+      ),
     );
     const inserted = await deps.db.query(
       `insert into account_billing (account_id, next_period_start, next_period_end, updated_at)
