@@ -4,7 +4,7 @@
  * demand. Used by `npm run dev`, `npm start` and the benchmarks.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface WorkerProcess {
@@ -25,6 +25,17 @@ export interface WorkerOptions {
   onOutput?: (line: string) => void;
 }
 
+/**
+ * The secret names wrangler.toml declares under `[secrets] required`. With that list present,
+ * `wrangler dev` loads only those keys from `.dev.vars`; everything else (the local-only
+ * settings such as NEON_WS_PROXY) must be passed as `--var`, or it silently never arrives.
+ */
+export function declaredSecrets(root: string): Set<string> {
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const block = /\[secrets\][^[]*?required\s*=\s*\[([^\]]*)\]/s.exec(toml)?.[1] ?? "";
+  return new Set([...block.matchAll(/"([A-Z0-9_]+)"/g)].map((m) => m[1] as string));
+}
+
 function devVarsText(env: Record<string, string>): string {
   return `${Object.entries(env)
     .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
@@ -43,13 +54,23 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 /** Writes `.dev.vars` and starts `wrangler dev`; resolves once `/healthz` answers at all. */
 export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
-  writeFileSync(join(options.root, ".dev.vars"), devVarsText(options.env), { mode: 0o600 });
+  const secrets = declaredSecrets(options.root);
+  const secretEnv = Object.fromEntries(
+    Object.entries(options.env).filter(([key]) => secrets.has(key)),
+  );
+  const varArgs = Object.entries(options.env)
+    .filter(([key]) => !secrets.has(key))
+    .flatMap(([key, value]) => ["--var", `${key}:${value}`]);
+  writeFileSync(join(options.root, ".dev.vars"), devVarsText(secretEnv), { mode: 0o600 });
   mkdirSync(options.persistTo, { recursive: true });
   const log = createWriteStream(options.logFile, { flags: "a" });
   const wrangler = join(options.root, "node_modules", "wrangler", "bin", "wrangler.js");
+  const supervisor = join(options.root, "scripts", "supervise.ts");
   const child = spawn(
     process.execPath,
     [
+      supervisor,
+      process.execPath,
       wrangler,
       "dev",
       "--ip",
@@ -59,13 +80,18 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
       "--persist-to",
       options.persistTo,
       "--log-level",
-      "warn",
+      "info",
       "--show-interactive-dev-session=false",
+      // Exposes /__scheduled so `npm run dev` can fire the crons locally.
+      "--test-scheduled",
+      ...varArgs,
     ],
     {
       cwd: options.root,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      // The supervisor watches its stdin: when this process dies, the pipe closes and the
+      // supervisor takes wrangler's whole process group down with it.
+      stdio: ["pipe", "pipe", "pipe"],
       env: {
         ...process.env,
         WRANGLER_SEND_METRICS: "false",
