@@ -21,8 +21,10 @@ import type { MeterContext } from "../lib/metering/meter-context.ts";
 import {
   appendToOutbox,
   assignBatches,
-  deleteBatches,
+  confirmBatches,
   MAX_MESSAGES_PER_SEND,
+  markSent,
+  nextResendAtMs,
   outboxStats,
   pendingMessages,
 } from "../lib/metering/outbox.ts";
@@ -544,19 +546,35 @@ export class AccountMeter extends DurableObject<Env> {
         log: this.#log,
       });
     }
-    if (outboxStats(this.sql).rows > 0 && nextMs === null) {
+    const stats = outboxStats(this.sql);
+    if (stats.unsent > 0 && nextMs === null) {
       nextMs = nowMs + FLUSH_DELAY_MS;
+    }
+    const resendAtMs = nextResendAtMs(this.sql, configFor(this.env).outboxResendSeconds * 1000);
+    if (resendAtMs !== null) {
+      nextMs = nextMs === null ? resendAtMs : Math.min(nextMs, resendAtMs);
     }
     if (nextMs !== null) {
       await this.#scheduleAlarm(nextMs);
     }
   }
 
-  /** Sends every assigned batch; true when the outbox is empty afterwards. */
+  /**
+   * Sends every batch that is due (new, or unconfirmed past the resend delay); true when
+   * nothing due is left. Rows stay until the rated-usage consumer confirms both sinks hold them
+   * (`confirmBatches`), so a message lost anywhere after the queue accepted it is sent again.
+   */
   async #flush(accountId: string, nowMs: number): Promise<boolean> {
     this.ctx.storage.transactionSync(() => assignBatches(this.sql, accountId));
+    const resendAfterMs = configFor(this.env).outboxResendSeconds * 1000;
     for (;;) {
-      const messages = pendingMessages(this.sql, accountId, nowMs, MAX_MESSAGES_PER_SEND);
+      const messages = pendingMessages(
+        this.sql,
+        accountId,
+        nowMs,
+        MAX_MESSAGES_PER_SEND,
+        resendAfterMs,
+      );
       if (messages.length === 0) {
         this.#flushFailures = 0;
         return true;
@@ -570,11 +588,21 @@ export class AccountMeter extends DurableObject<Env> {
         this.#log.warn("outbox flush failed; will retry", { error, failures: this.#flushFailures });
         return false;
       }
-      deleteBatches(
+      markSent(
         this.sql,
         messages.map((m) => m.batchId),
+        nowMs,
       );
     }
+  }
+
+  /**
+   * The rated-usage consumer's receipt: both sinks hold these batches, so their outbox rows go.
+   * Idempotent. Returns the rows deleted.
+   */
+  async confirmBatches(accountId: string, batchIds: string[]): Promise<number> {
+    this.#remember(accountId);
+    return this.ctx.storage.transactionSync(() => confirmBatches(this.sql, batchIds));
   }
 
   /**
@@ -598,8 +626,20 @@ export class AccountMeter extends DurableObject<Env> {
   }
 
   /** Outbox depth and age, for pipeline health. */
-  async pipelineState(): Promise<{ outboxRows: number; oldestCreatedMs: number | null }> {
+  async pipelineState(): Promise<{
+    outboxRows: number;
+    oldestCreatedMs: number | null;
+    unsent: number;
+    unconfirmed: number;
+    stuck: number;
+  }> {
     const stats = outboxStats(this.sql);
-    return { outboxRows: stats.rows, oldestCreatedMs: stats.oldestCreatedMs };
+    return {
+      outboxRows: stats.rows,
+      oldestCreatedMs: stats.oldestCreatedMs,
+      unsent: stats.unsent,
+      unconfirmed: stats.unconfirmed,
+      stuck: stats.stuck,
+    };
   }
 }

@@ -1,3 +1,4 @@
+import { meterFor } from "../functions/meters.ts";
 import { openClickHouse } from "../lib/adapters/clickhouse.ts";
 import { openDatabase } from "../lib/adapters/postgres.ts";
 import { systemClock } from "../lib/clock/clock.ts";
@@ -6,6 +7,26 @@ import { createIdGenerator } from "../lib/ids/ids.ts";
 import { createLogger, isLogLevel } from "../lib/log/logger.ts";
 import { consumeRatedUsage, type Verdict } from "../lib/pipeline/consume-rated-usage.ts";
 import { RATED_USAGE_RETRY, retryDelaySeconds } from "../lib/pipeline/retry-policy.ts";
+
+async function confirmLanded(
+  env: Env,
+  landed: Map<string, string[]>,
+  log: ReturnType<typeof createLogger>,
+): Promise<void> {
+  await Promise.all(
+    [...landed].map(async ([accountId, batchIds]) => {
+      try {
+        await meterFor(env, accountId).confirmBatches(accountId, batchIds);
+      } catch (error) {
+        log.warn("could not confirm landed batches to the meter; it will resend them", {
+          accountId,
+          batches: batchIds.length,
+          error,
+        });
+      }
+    }),
+  );
+}
 
 /**
  * Consumer of `meterline-rated-usage`: lands each delivery batch in ClickHouse and the Postgres
@@ -43,6 +64,9 @@ export async function ratedUsageConsumer(
         },
       );
       verdicts = report.verdicts;
+      // Receipts: each meter drops the batches both sinks now hold from its outbox. Best effort:
+      // a lost receipt only means the meter sends the batch again later, and it lands as a no-op.
+      ctx.waitUntil(confirmLanded(env, report.landed, log));
       log.info("rated usage batch", {
         messages: batch.messages.length,
         applied: report.applied,

@@ -23,6 +23,11 @@ const RawEnvSchema = z.object({
     .min(0)
     .max(7 * 86_400)
     .default(3600),
+  /**
+   * A sent outbox batch not confirmed by the sinks within this many seconds is sent again. The
+   * default outlasts the queue's own retries (about 15 minutes); local chaos runs lower it.
+   */
+  OUTBOX_RESEND_SECONDS: z.coerce.number().int().min(5).max(86_400).default(1200),
   PUBLIC_BASE_URL: url.optional(),
   /** Where account status changes (a hard spend cap reached) are announced to the platform. */
   PLATFORM_NOTIFICATION_URL: url.optional(),
@@ -54,6 +59,7 @@ export interface Config {
   logLevel: LogLevel;
   lateArrivalWindowDays: number;
   invoiceGraceSeconds: number;
+  outboxResendSeconds: number;
   publicBaseUrl: string | undefined;
   platformNotificationUrl: string | undefined;
   adminApiKey: string;
@@ -84,6 +90,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     logLevel: raw.LOG_LEVEL as LogLevel,
     lateArrivalWindowDays: raw.LATE_ARRIVAL_WINDOW_DAYS,
     invoiceGraceSeconds: raw.INVOICE_GRACE_SECONDS,
+    outboxResendSeconds: raw.OUTBOX_RESEND_SECONDS,
     publicBaseUrl: raw.PUBLIC_BASE_URL,
     platformNotificationUrl: raw.PLATFORM_NOTIFICATION_URL,
     adminApiKey: raw.ADMIN_API_KEY,

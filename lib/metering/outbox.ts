@@ -106,16 +106,32 @@ export function assignBatches(sql: Sql, accountId: string): void {
   }
 }
 
-/** The assigned batches as queue messages, oldest first, at most `limit` of them. */
+/**
+ * How many times a batch is sent before it is left for a human: a batch the sinks keep refusing
+ * is dead-lettered by the queue after its own retries; resending it forever would only repeat
+ * that. Its rows stay in the outbox (visible as stuck in pipeline health) until confirmed.
+ */
+export const MAX_SENDS = 5;
+
+/**
+ * The assigned batches due to be sent — never sent, or sent at least `resendAfterMs` ago without
+ * a confirmation and fewer than MAX_SENDS times — as queue messages, oldest first, at most
+ * `limit` of them.
+ */
 export function pendingMessages(
   sql: Sql,
   accountId: string,
   nowMs: number,
   limit: number,
+  resendAfterMs: number,
 ): RatedUsageMessage[] {
   const batches = sql
     .exec<{ batch_id: string }>(
-      "SELECT batch_id FROM outbox WHERE batch_id IS NOT NULL GROUP BY batch_id ORDER BY min(seq) LIMIT ?",
+      `SELECT batch_id FROM outbox WHERE batch_id IS NOT NULL
+         AND (sent_ms IS NULL OR (sent_ms <= ? AND send_count < ?))
+       GROUP BY batch_id ORDER BY min(seq) LIMIT ?`,
+      nowMs - resendAfterMs,
+      MAX_SENDS,
       limit,
     )
     .toArray();
@@ -141,19 +157,68 @@ export function pendingMessages(
   });
 }
 
-/** Deletes the rows of batches the queue accepted. */
-export function deleteBatches(sql: Sql, batchIds: string[]): void {
+/** Records that the queue accepted these batches at `nowMs` (they wait for confirmation). */
+export function markSent(sql: Sql, batchIds: string[], nowMs: number): void {
   for (const batchId of batchIds) {
-    sql.exec("DELETE FROM outbox WHERE batch_id = ?", batchId);
+    sql.exec(
+      "UPDATE outbox SET sent_ms = ?, send_count = send_count + 1 WHERE batch_id = ?",
+      nowMs,
+      batchId,
+    );
   }
 }
 
-/** Outbox depth and the age of its oldest row, for health views and drift checks. */
-export function outboxStats(sql: Sql): { rows: number; oldestCreatedMs: number | null } {
+/**
+ * Deletes the rows of batches both sinks confirmed holding. Unknown ids are ignored (a
+ * confirmation can arrive twice). Returns the rows deleted.
+ */
+export function confirmBatches(sql: Sql, batchIds: string[]): number {
+  let deleted = 0;
+  for (const batchId of batchIds) {
+    deleted += sql.exec("DELETE FROM outbox WHERE batch_id = ?", batchId).rowsWritten;
+  }
+  return deleted;
+}
+
+/** When the earliest unconfirmed batch becomes due for a resend, or null when none will. */
+export function nextResendAtMs(sql: Sql, resendAfterMs: number): number | null {
   const row = sql
-    .exec<{ rows: number; oldest: number | null }>(
-      "SELECT count(*) AS rows, min(created_ms) AS oldest FROM outbox",
+    .exec<{ first: number | null }>(
+      "SELECT min(sent_ms) AS first FROM outbox WHERE sent_ms IS NOT NULL AND send_count < ?",
+      MAX_SENDS,
     )
     .one();
-  return { rows: row.rows, oldestCreatedMs: row.oldest };
+  return row.first === null ? null : row.first + resendAfterMs;
+}
+
+/** Outbox facts for health views and drift checks. */
+export interface OutboxStats {
+  rows: number;
+  oldestCreatedMs: number | null;
+  /** Rows not sent yet. */
+  unsent: number;
+  /** Rows sent and waiting for the sinks' confirmation. */
+  unconfirmed: number;
+  /** Rows sent MAX_SENDS times without a confirmation: a human should look. */
+  stuck: number;
+}
+
+export function outboxStats(sql: Sql): OutboxStats {
+  const row = sql
+    .exec<{ rows: number; oldest: number | null; unsent: number | null; stuck: number | null }>(
+      `SELECT count(*) AS rows, min(created_ms) AS oldest,
+              sum(CASE WHEN sent_ms IS NULL THEN 1 ELSE 0 END) AS unsent,
+              sum(CASE WHEN send_count >= ? THEN 1 ELSE 0 END) AS stuck
+         FROM outbox`,
+      MAX_SENDS,
+    )
+    .one();
+  const unsent = row.unsent ?? 0;
+  return {
+    rows: row.rows,
+    oldestCreatedMs: row.oldest,
+    unsent,
+    unconfirmed: row.rows - unsent,
+    stuck: row.stuck ?? 0,
+  };
 }

@@ -16,7 +16,7 @@ import type { Sql } from "./sql.ts";
  * - outbox: rated records and raw events waiting to go to the rated-usage queue.
  * - notifications: messages for the platform waiting to go out through QStash.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const STATEMENTS = [
   "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -53,11 +53,30 @@ const STATEMENTS = [
      period_start INTEGER PRIMARY KEY, amount TEXT NOT NULL, alerted TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS outbox (
      seq INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL, payload TEXT NOT NULL,
-     bytes INTEGER NOT NULL, batch_id TEXT)`,
+     bytes INTEGER NOT NULL, batch_id TEXT, sent_ms INTEGER, send_count INTEGER NOT NULL DEFAULT 0)`,
   "CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (batch_id)",
   `CREATE TABLE IF NOT EXISTS notifications (
      id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL)`,
 ];
+
+/**
+ * Changes that bring a meter created at version `from` to `from + 1`; tables created fresh
+ * already have their final shape, so each step tolerates a column that exists.
+ */
+const UPGRADES: Record<number, string[]> = {
+  // v2: outbox rows stay until the sinks confirm them (resent when unconfirmed).
+  1: [
+    "ALTER TABLE outbox ADD COLUMN sent_ms INTEGER",
+    "ALTER TABLE outbox ADD COLUMN send_count INTEGER NOT NULL DEFAULT 0",
+  ],
+};
+
+function columnExists(sql: Sql, table: string, column: string): boolean {
+  return sql
+    .exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+    .toArray()
+    .some((row) => row.name === column);
+}
 
 /**
  * Creates or upgrades the schema. A meter is constructed whenever it wakes, so the current case
@@ -70,16 +89,28 @@ export function migrateMeterSchema(sql: Sql): void {
         "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
       )
       .one().n > 0;
+  let stored: number | null = null;
   if (hasMeta) {
-    const stored = sql
+    const row = sql
       .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
       .toArray()[0];
-    if (stored?.value === String(SCHEMA_VERSION)) {
+    stored = row ? Number(row.value) : null;
+    if (stored === SCHEMA_VERSION) {
       return;
     }
   }
   for (const statement of STATEMENTS) {
     sql.exec(statement);
+  }
+  for (let version = stored ?? SCHEMA_VERSION; version < SCHEMA_VERSION; version += 1) {
+    for (const statement of UPGRADES[version] ?? []) {
+      const column = /ADD COLUMN (\w+)/.exec(statement)?.[1];
+      const table = /ALTER TABLE (\w+)/.exec(statement)?.[1];
+      if (column && table && columnExists(sql, table, column)) {
+        continue;
+      }
+      sql.exec(statement);
+    }
   }
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

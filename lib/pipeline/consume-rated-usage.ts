@@ -53,6 +53,8 @@ export interface ConsumeReport {
   postgresMs: number;
   /** Failures per batch id, for batches that will be retried. */
   failures: Map<string, SinkFailure>;
+  /** Batches both sinks now hold, by account: their meters may drop them from the outbox. */
+  landed: Map<string, string[]>;
 }
 
 interface Pending {
@@ -100,6 +102,7 @@ export async function consumeRatedUsage(
     clickhouseMs: 0,
     postgresMs: 0,
     failures: new Map(),
+    landed: new Map(),
   };
   const retry = (delivery: Delivery): Verdict => ({
     action: "retry",
@@ -200,6 +203,11 @@ export async function consumeRatedUsage(
     const failure = failures.get(batchId);
     for (const delivery of copies) {
       report.verdicts.set(delivery.id, failure ? retry(delivery) : { action: "ack" });
+    }
+    if (!failure) {
+      const landed = report.landed.get(message.accountId) ?? [];
+      landed.push(batchId);
+      report.landed.set(message.accountId, landed);
     }
     if (failure) {
       report.failures.set(batchId, failure);

@@ -79,7 +79,7 @@ export async function ingest(
 export async function outboxMessages(account: string): Promise<RatedUsageMessage[]> {
   return runInDurableObject(meterOf(account), (instance: AccountMeter, state) => {
     state.storage.transactionSync(() => assignBatches(instance.sql, account));
-    return pendingMessages(instance.sql, account, instance.clock.nowMs(), 1_000);
+    return pendingMessages(instance.sql, account, instance.clock.nowMs(), 1_000, 0);
   });
 }
 
