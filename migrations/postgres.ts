@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@neondatabase/serverless";
@@ -29,6 +30,18 @@ export interface MigrateOptions {
   /** Folder of `NNNN_name.sql` files; defaults to `migrations/postgres/`. */
   dir?: string;
   log?: (msg: string) => void;
+}
+
+/**
+ * The migrator could not reach Postgres at all: nothing listens at the WebSocket address, the
+ * upgrade was refused, or the connection closed before Postgres answered. A server that answers
+ * and refuses (a wrong password, a missing database) is a plain Error with its message.
+ */
+export class PostgresUnreachableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PostgresUnreachableError";
+  }
 }
 
 export interface MigrateResult {
@@ -146,12 +159,111 @@ async function applyOne(client: Client, file: MigrationFile): Promise<void> {
   }
 }
 
+/** The message of anything thrown or emitted, including the driver's WebSocket ErrorEvents. */
+function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === "string" && message !== "" ? message : String(error);
+}
+
+/** host:port the driver opens its WebSocket to: the local proxy, or Neon's endpoint on 443. */
+function webSocketAddress(options: MigrateOptions): { host: string; port: number } {
+  if (options.wsProxy) {
+    const at = options.wsProxy.lastIndexOf(":");
+    return { host: options.wsProxy.slice(0, at), port: Number(options.wsProxy.slice(at + 1)) };
+  }
+  return { host: new URL(options.url).hostname, port: 443 };
+}
+
+/**
+ * Why a WebSocket that never opened failed, in words: the driver only reports "network error or
+ * non-101 status", so one TCP connection tells a closed port apart from a refused upgrade.
+ */
+function whyUnreachable(address: { host: string; port: number }): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(address);
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve("no answer within 5 s");
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("the port is open but the WebSocket upgrade failed (is it the Neon proxy?)");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => {
+      resolve(error.code === "ECONNREFUSED" ? "connection refused" : messageOf(error));
+    });
+  });
+}
+
+interface Session {
+  client: Client;
+  /** Unlocks and ends the session; never hangs, whatever state the connection is in. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects and takes the migration lock. Every failure rejects with a readable message: an
+ * unreachable proxy or server is PostgresUnreachableError; Postgres refusing the session (a
+ * wrong password, a missing database: the driver sends the password without waiting, so these
+ * surface at the first query) is an Error naming the target and Postgres' words.
+ */
+async function openSession(options: MigrateOptions): Promise<Session> {
+  const { host, port } = webSocketAddress(options);
+  const target = new URL(options.url);
+  const where = `${target.host}${target.pathname}${options.wsProxy ? ` through ${host}:${port}` : ""}`;
+  const client = new Client({ connectionString: options.url });
+  let ended = false;
+  // pg's end() waits for an "end" that has already been emitted when the server hung up first
+  // (as after a refused password), and would then leave nothing to run: the process would exit
+  // 0 with the migration's promise unsettled. So closing checks this and never waits on it.
+  const endedEvent = new Promise<void>((resolve) => {
+    client.once("end", () => {
+      ended = true;
+      resolve();
+    });
+  });
+  client.on("error", () => {
+    // A dropped connection also fails the pending query, which is what reports it.
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    const reason = error instanceof Error ? messageOf(error) : await whyUnreachable({ host, port });
+    throw new PostgresUnreachableError(`cannot connect to ${host}:${port}: ${reason}`, {
+      cause: error,
+    });
+  }
+  const close = async () => {
+    if (ended) {
+      return;
+    }
+    // Ending the session releases the advisory lock as well; unlocking first is just prompt.
+    await client.query(`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`).catch(() => {});
+    if (!ended) {
+      await Promise.race([client.end().catch(() => {}), endedEvent]);
+    }
+  };
+  try {
+    await client.query(`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+  } catch (error) {
+    await close();
+    const sqlState = (error as { code?: unknown }).code;
+    const message = `cannot open a Postgres session at ${where}: ${messageOf(error)}`;
+    throw typeof sqlState === "string"
+      ? new Error(message, { cause: error })
+      : new PostgresUnreachableError(message, { cause: error });
+  }
+  return { client, close };
+}
+
 /**
  * Applies every pending migration in `dir` to the database at `url`, in version order, each in
  * one transaction. Re-running is a no-op. Throws, having applied nothing further, when a
  * migration fails (that one is rolled back completely and the message names the file and the
  * Postgres error), when an applied file was edited or deleted, or when a new file is numbered
- * below one already applied. Concurrent callers are serialised by an advisory lock.
+ * below one already applied, and when Postgres cannot be reached or refuses the session
+ * (PostgresUnreachableError, or an Error with Postgres' message). Concurrent callers are
+ * serialised by an advisory lock.
  */
 export async function migratePostgres(options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
@@ -159,13 +271,8 @@ export async function migratePostgres(options: MigrateOptions): Promise<MigrateR
   if (options.wsProxy) {
     configureDriver({ url: options.url, wsProxy: options.wsProxy });
   }
-  const client = new Client({ connectionString: options.url });
-  client.on("error", () => {
-    // A dropped connection also fails the pending query, which is what reports it.
-  });
-  await client.connect();
+  const { client, close } = await openSession(options);
   try {
-    await client.query(`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
     await client.query(
       `create table if not exists schema_migrations (
         version text primary key,
@@ -192,8 +299,6 @@ export async function migratePostgres(options: MigrateOptions): Promise<MigrateR
     log(`${result.applied.length} applied, ${result.skipped.length} already applied`);
     return result;
   } finally {
-    // Ending the session releases the advisory lock as well; unlocking first is just prompt.
-    await client.query(`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`).catch(() => {});
-    await client.end().catch(() => {});
+    await close();
   }
 }

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { migrateClickHouse } from "../migrations/clickhouse.ts";
-import { migratePostgres } from "../migrations/postgres.ts";
+import { migratePostgres, PostgresUnreachableError } from "../migrations/postgres.ts";
 import { DEV_PORTS } from "./dev-ports.ts";
 
 const { values } = parseArgs({
@@ -81,8 +81,11 @@ async function localClickHousePassword(): Promise<string> {
 }
 
 main().catch((error: unknown) => {
+  const message = (error as { message?: unknown } | null)?.message;
+  const hint =
+    values.local && error instanceof PostgresUnreachableError ? " — is `npm run dev` running?" : "";
   process.stderr.write(
-    `migration failed: ${error instanceof Error ? error.message : String(error)}\n`,
+    `migration failed: ${typeof message === "string" ? message : String(error)}${hint}\n`,
   );
   process.exit(1);
 });

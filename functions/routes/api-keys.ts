@@ -9,7 +9,8 @@ import {
 } from "../../lib/auth/key-store.ts";
 import { meterFor } from "../meters.ts";
 import { authenticate } from "../middleware/auth.ts";
-import { BEARER, createRouter, problemResponses } from "../openapi.ts";
+import { possibleIdsOnly } from "../middleware/path-ids.ts";
+import { BEARER, createRouter, plainText, problemResponses } from "../openapi.ts";
 
 const KeySchema = z
   .object({
@@ -30,8 +31,13 @@ const AccountParam = z.object({ accountId: z.string() });
 
 /** Admin endpoints to create, list and revoke account API keys. */
 export const apiKeyRoutes = createRouter();
-apiKeyRoutes.use("/v1/accounts/:accountId/api-keys", authenticate({ adminOnly: true }));
+apiKeyRoutes.use(
+  "/v1/accounts/:accountId/api-keys",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
 apiKeyRoutes.use("/v1/accounts/:accountId/api-keys/*", authenticate({ adminOnly: true }));
+apiKeyRoutes.use("/v1/accounts/:accountId/api-keys/:keyId", possibleIdsOnly);
 
 apiKeyRoutes.openapi(
   createRoute({
@@ -44,7 +50,7 @@ apiKeyRoutes.openapi(
       body: {
         required: false,
         content: {
-          "application/json": { schema: z.object({ name: z.string().max(100).default("") }) },
+          "application/json": { schema: z.object({ name: plainText().max(100).default("") }) },
         },
       },
     },

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { openDatabase } from "../../lib/adapters/postgres.ts";
 import { listAudit, verifyAuditChain } from "../../lib/audit/audit-log.ts";
 import { authenticate } from "../middleware/auth.ts";
+import { possibleIdsOnly } from "../middleware/path-ids.ts";
 import { BEARER, createRouter, problemResponses } from "../openapi.ts";
 
 const RecordSchema = z
@@ -26,8 +27,16 @@ const RecordSchema = z
 
 /** Admin endpoints to read an account's audit trail and verify its hash chain. */
 export const auditRoutes = createRouter();
-auditRoutes.use("/v1/accounts/:accountId/audit", authenticate({ adminOnly: true }));
-auditRoutes.use("/v1/accounts/:accountId/audit/*", authenticate({ adminOnly: true }));
+auditRoutes.use(
+  "/v1/accounts/:accountId/audit",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
+auditRoutes.use(
+  "/v1/accounts/:accountId/audit/*",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
 
 auditRoutes.openapi(
   createRoute({
@@ -39,7 +48,12 @@ auditRoutes.openapi(
       params: z.object({ accountId: z.string() }),
       query: z.object({
         limit: z.coerce.number().int().min(1).max(200).default(50),
-        before: z.coerce.number().int().min(1).optional().openapi({ description: "Records with seq below this" }),
+        before: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .openapi({ description: "Records with seq below this" }),
         action: z.string().optional(),
       }),
     },
@@ -48,7 +62,10 @@ auditRoutes.openapi(
         description: "Records",
         content: {
           "application/json": {
-            schema: z.object({ data: z.array(RecordSchema), nextBefore: z.number().int().nullable() }),
+            schema: z.object({
+              data: z.array(RecordSchema),
+              nextBefore: z.number().int().nullable(),
+            }),
           },
         },
       },
@@ -66,7 +83,10 @@ auditRoutes.openapi(
         ...(query.action !== undefined ? { action: query.action } : {}),
       });
       const last = data[data.length - 1];
-      return c.json({ data, nextBefore: data.length === query.limit && last ? last.seq : null }, 200);
+      return c.json(
+        { data, nextBefore: data.length === query.limit && last ? last.seq : null },
+        200,
+      );
     } finally {
       c.executionCtx.waitUntil(db.end());
     }

@@ -4,6 +4,7 @@ import { AppError } from "../../lib/errors/index.ts";
 import { type DeadLetter, listDeadLetters, readDeadLetter } from "../../lib/ledger/dead-letters.ts";
 import { replayDeadLetters } from "../../lib/pipeline/replay.ts";
 import { authenticate } from "../middleware/auth.ts";
+import { possibleIdsOnly } from "../middleware/path-ids.ts";
 import { BEARER, createRouter, problemResponses } from "../openapi.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -52,6 +53,7 @@ const ReplayedSchema = z.object({ replayed: z.array(z.string()) }).openapi("Repl
 export const deadLetterRoutes = createRouter();
 deadLetterRoutes.use("/v1/admin/dead-letters", authenticate({ adminOnly: true }));
 deadLetterRoutes.use("/v1/admin/dead-letters/*", authenticate({ adminOnly: true }));
+deadLetterRoutes.use("/v1/admin/dead-letters/:id/*", possibleIdsOnly);
 
 deadLetterRoutes.openapi(
   createRoute({

@@ -88,8 +88,13 @@ eventRoutes.post("/v1/events", authenticate({ meterVerifies: true }), async (c) 
       detail: `Send at most ${INGEST_LIMITS.maxWireBytes} bytes per request; split larger batches.`,
     });
   }
-  const text = await readBodyText(c.req.raw.body, c.req.header("content-encoding") ?? null);
-  const decoded = decodeEvents(c.req.header("content-type") ?? null, text);
+  const contentType = c.req.header("content-type") ?? null;
+  const text = await readBodyText(
+    c.req.raw.body,
+    c.req.header("content-encoding") ?? null,
+    contentType,
+  );
+  const decoded = decodeEvents(contentType, text);
   const gateway: MeterGateway = {
     ingest: (accountId, events, keyHash) =>
       meterFor(c.env, accountId).ingest({ accountId, events, keyHash }),

@@ -12,6 +12,7 @@ import { AppError } from "../../lib/errors/index.ts";
 import { KEY_PATTERN } from "../../lib/ingest/event.ts";
 import { parseRfc3339 } from "../../lib/ingest/time.ts";
 import { accountScope, authenticate } from "../middleware/auth.ts";
+import { possibleIdsOnly } from "../middleware/path-ids.ts";
 import { BEARER, createRouter, problemResponses } from "../openapi.ts";
 
 /** Property names as ingestion accepts them; `group_by` must be one (it is only a map key). */
@@ -88,7 +89,7 @@ function instant(field: string, value: string): number {
 /** `GET /v1/accounts/{accountId}/usage/history`: the admin key or the account's own key. */
 export const historyRoutes = createRouter();
 
-historyRoutes.use("/v1/accounts/:accountId/usage/history", authenticate());
+historyRoutes.use("/v1/accounts/:accountId/usage/history", authenticate(), possibleIdsOnly);
 historyRoutes.openapi(route, async (c) => {
   const accountId = accountScope(c, c.req.valid("param").accountId);
   const params = c.req.valid("query");

@@ -13,6 +13,7 @@ import { openPaymentDeps, type PaymentDeps } from "../../lib/payments/deps.ts";
 import { dunningOf } from "../../lib/payments/dunning.ts";
 import { refundInvoice } from "../../lib/payments/refunds.ts";
 import { accountScope, authenticate } from "../middleware/auth.ts";
+import { possibleIdsOnly } from "../middleware/path-ids.ts";
 import { BEARER, createRouter, problemResponses } from "../openapi.ts";
 
 /**
@@ -90,10 +91,22 @@ const InvoiceParam = z.object({ invoiceId: z.string().min(1).max(200) });
 
 /** Admin endpoints over an invoice's payments, and an account's billing status. */
 export const paymentRoutes = createRouter();
-paymentRoutes.use("/v1/invoices/:invoiceId/collect", authenticate({ adminOnly: true }));
-paymentRoutes.use("/v1/invoices/:invoiceId/payments", authenticate({ adminOnly: true }));
-paymentRoutes.use("/v1/invoices/:invoiceId/refunds", authenticate({ adminOnly: true }));
-paymentRoutes.use("/v1/accounts/:accountId/billing-status", authenticate());
+paymentRoutes.use(
+  "/v1/invoices/:invoiceId/collect",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
+paymentRoutes.use(
+  "/v1/invoices/:invoiceId/payments",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
+paymentRoutes.use(
+  "/v1/invoices/:invoiceId/refunds",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
+paymentRoutes.use("/v1/accounts/:accountId/billing-status", authenticate(), possibleIdsOnly);
 
 paymentRoutes.openapi(
   createRoute({

@@ -8,6 +8,7 @@ import {
   reconciliationRun,
 } from "../../lib/payments/reconcile.ts";
 import { authenticate } from "../middleware/auth.ts";
+import { possibleIdsOnly } from "../middleware/path-ids.ts";
 import { BEARER, createRouter, problemResponses } from "../openapi.ts";
 import { paymentDepsForEnv } from "./payments.ts";
 
@@ -80,6 +81,7 @@ function instant(value: string, field: string): number {
 export const reconciliationRoutes = createRouter();
 reconciliationRoutes.use("/v1/admin/reconciliation", authenticate({ adminOnly: true }));
 reconciliationRoutes.use("/v1/admin/reconciliation/*", authenticate({ adminOnly: true }));
+reconciliationRoutes.use("/v1/admin/reconciliation/:runId", possibleIdsOnly);
 
 reconciliationRoutes.openapi(
   createRoute({

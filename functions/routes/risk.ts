@@ -10,7 +10,8 @@ import { readRiskStatus } from "../../lib/fraud/status.ts";
 import { parseRfc3339 } from "../../lib/ingest/time.ts";
 import { meterFor } from "../meters.ts";
 import { accountScope, authenticate, pendingKeyHash } from "../middleware/auth.ts";
-import { BEARER, createRouter, problemResponses } from "../openapi.ts";
+import { possibleIdsOnly } from "../middleware/path-ids.ts";
+import { BEARER, createRouter, plainText, problemResponses } from "../openapi.ts";
 import {
   isoOrNull,
   LevelSchema,
@@ -263,7 +264,7 @@ const RiskStatusSchema = z
 
 const AccountParam = z.object({ accountId: z.string().min(1).max(200) });
 
-riskRoutes.use("/v1/accounts/:accountId/risk", authenticate());
+riskRoutes.use("/v1/accounts/:accountId/risk", authenticate(), possibleIdsOnly);
 riskRoutes.openapi(
   createRoute({
     method: "get",
@@ -328,8 +329,7 @@ riskRoutes.openapi(
 const SetLevelSchema = z
   .object({
     level: LevelSchema,
-    reason: z
-      .string()
+    reason: plainText({ multiline: true })
       .trim()
       .min(3)
       .max(2000)
@@ -337,7 +337,11 @@ const SetLevelSchema = z
   })
   .openapi("SetRiskLevel");
 
-riskRoutes.use("/v1/accounts/:accountId/risk/level", authenticate({ adminOnly: true }));
+riskRoutes.use(
+  "/v1/accounts/:accountId/risk/level",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
 riskRoutes.openapi(
   createRoute({
     method: "post",

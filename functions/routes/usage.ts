@@ -4,6 +4,7 @@ import { parseRfc3339 } from "../../lib/ingest/time.ts";
 import type { UsageQuery } from "../../lib/metering/usage.ts";
 import { meterFor } from "../meters.ts";
 import { accountScope, authenticate, pendingKeyHash } from "../middleware/auth.ts";
+import { possibleIdsOnly } from "../middleware/path-ids.ts";
 import { BEARER, createRouter, problemResponses } from "../openapi.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -114,7 +115,11 @@ function instant(name: string, value: string | undefined): number | undefined {
 /** `GET /v1/accounts/{accountId}/usage`. */
 export const usageRoutes = createRouter();
 
-usageRoutes.use("/v1/accounts/:accountId/usage", authenticate({ meterVerifies: true }));
+usageRoutes.use(
+  "/v1/accounts/:accountId/usage",
+  authenticate({ meterVerifies: true }),
+  possibleIdsOnly,
+);
 usageRoutes.openapi(route, async (c) => {
   const accountId = accountScope(c, c.req.valid("param").accountId);
   const params = c.req.valid("query");

@@ -36,6 +36,9 @@ export interface Database extends Queryable {
 export const PG_UNIQUE_VIOLATION = "23505";
 export const PG_SERIALIZATION_FAILURE = "40001";
 export const PG_DEADLOCK_DETECTED = "40P01";
+/** Text the database encoding cannot hold: NUL (U+0000) above all, or an invalid byte sequence. */
+export const PG_CHARACTER_NOT_IN_REPERTOIRE = "22021";
+export const PG_UNTRANSLATABLE_CHARACTER = "22P05";
 
 let configuredFor: string | undefined;
 
@@ -76,10 +79,22 @@ function isUnavailableState(sqlState: string): boolean {
   return sqlState.startsWith("08") || /^57P0[123]$/.test(sqlState) || sqlState === "53300";
 }
 
-/** Wraps infrastructure failures (not SQL errors) as retryable DEPENDENCY_UNAVAILABLE. */
+/**
+ * Wraps infrastructure failures (not SQL errors) as retryable DEPENDENCY_UNAVAILABLE, and text
+ * Postgres cannot store (NUL, untranslatable characters) as VALIDATION_FAILED (422): input the
+ * validators let through is the caller's to fix, not an internal error. Other SQL errors pass.
+ */
 export function wrapDatabaseError(error: unknown): unknown {
   const sqlState = (error as { code?: unknown })?.code;
   const isSqlState = typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState);
+  if (sqlState === PG_CHARACTER_NOT_IN_REPERTOIRE || sqlState === PG_UNTRANSLATABLE_CHARACTER) {
+    return new AppError("VALIDATION_FAILED", "The request holds text that cannot be stored", {
+      detail:
+        "A text value holds a character that cannot be stored, such as NUL (U+0000). " +
+        "Remove control characters from names, descriptions and ids.",
+      cause: error,
+    });
+  }
   if (isSqlState && !isUnavailableState(sqlState)) {
     return error;
   }

@@ -1,5 +1,6 @@
 import { AppError, type FieldError } from "../errors/index.ts";
 import { Decimal } from "../money/decimal.ts";
+import { textProblem } from "../pricing/fields.ts";
 
 /** One tax an account pays on every invoice line: `percent` of the line, e.g. "8.875". */
 export interface TaxRate {
@@ -91,7 +92,8 @@ export function computeTaxes(
 
 /**
  * Validates an account's tax rates (`[{ name, percent }]`): at most MAX_TAX_RATES, names 1–60
- * characters and distinct, percents decimal text in [0, 100] with ≤ 4 fractional digits.
+ * characters of one-line text (no control characters or lone surrogates) and distinct, percents
+ * decimal text in [0, 100] with ≤ 4 fractional digits.
  * Throws VALIDATION_FAILED listing every problem.
  */
 export function parseTaxRates(input: unknown): TaxRate[] {
@@ -111,8 +113,11 @@ export function parseTaxRates(input: unknown): TaxRate[] {
     const at = `/${index}`;
     const rate = (typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>;
     const name = typeof rate.name === "string" ? rate.name.trim() : "";
+    const problem = textProblem(name);
     if (name.length === 0 || name.length > 60) {
       errors.push({ field: `${at}/name`, code: "invalid_value", detail: "1 to 60 characters" });
+    } else if (problem !== null) {
+      errors.push({ field: `${at}/name`, code: "invalid_text", detail: problem });
     } else if (names.has(name)) {
       errors.push({ field: `${at}/name`, code: "duplicate", detail: `${name} is listed twice` });
     }

@@ -1,7 +1,7 @@
 import type { FieldError } from "../errors/index.ts";
 import { AppError } from "../errors/index.ts";
 import { parseRfc3339 } from "../ingest/time.ts";
-import { isRecord, pointer } from "../pricing/fields.ts";
+import { isRecord, pointer, textProblem } from "../pricing/fields.ts";
 import { CATALOGUE_FIELD_CODES, type CatalogueFieldCode, PERIOD_CODE_MAP } from "./codes.ts";
 
 export { isRecord, pointer };
@@ -79,12 +79,15 @@ export interface TextRule {
   maxLength: number;
   /** Allows JSON null (to clear an optional field); read as null. */
   nullable?: boolean;
+  /** Allows tab, LF and CR (descriptions); other control characters are refused everywhere. */
+  multiline?: boolean;
   shape?: { pattern: RegExp; code: CatalogueFieldCode };
 }
 
 /**
  * Reads `object[key]` as text. Returns undefined when absent or invalid (reported), null for an
- * allowed null. The empty string counts as absent for required fields.
+ * allowed null. The empty string counts as absent for required fields. Text with NUL, another
+ * control character or a lone surrogate is INVALID_TEXT (see `textProblem`).
  */
 export function readText(
   object: Record<string, unknown>,
@@ -111,6 +114,11 @@ export function readText(
   }
   if (raw.length > rule.maxLength) {
     errors.add(field, "TOO_LONG", `At most ${rule.maxLength} characters`);
+    return undefined;
+  }
+  const problem = textProblem(raw, { multiline: rule.multiline ?? false });
+  if (problem !== null) {
+    errors.add(field, "INVALID_TEXT", problem);
     return undefined;
   }
   if (rule.shape && !rule.shape.pattern.test(raw)) {

@@ -124,6 +124,7 @@ export function parseMeterCreate(input: unknown): MeterSpec {
   const description = readText(body, "description", errors, {
     required: false,
     maxLength: MAX_DESCRIPTION_LENGTH,
+    multiline: true,
   });
   const unit = readText(body, "unit", errors, { required: true, maxLength: MAX_UNIT_LENGTH });
   const groupBy = readGroupBy(body.groupBy, errors);
@@ -214,6 +215,7 @@ export function parseMeterPatch(input: unknown, current: MeterSpec): MeterPatch 
   const description = readText(body, "description", errors, {
     required: false,
     maxLength: MAX_DESCRIPTION_LENGTH,
+    multiline: true,
   });
   if (typeof description === "string") {
     patch.description = description;

@@ -1,4 +1,5 @@
 import DataLoader from "dataloader";
+import { couldBeId } from "../ids/ids.ts";
 import { type Connection, type CursorKey, type PageArgs, toConnection } from "./connection.ts";
 
 /** One parent's page request: which parent, which page, and any list filter. */
@@ -74,7 +75,8 @@ function cacheKey(key: PagedKey<unknown>): string {
 }
 
 /**
- * A DataLoader answering many ids with one fetch; ids without a row resolve to null. The batch
+ * A DataLoader answering many ids with one fetch; ids without a row resolve to null, and so do
+ * ids that cannot exist (`couldBeId`), which are never sent to the database. The batch
  * function's rows may come in any order.
  */
 export function byIdLoader<Row>(
@@ -82,7 +84,8 @@ export function byIdLoader<Row>(
   idOf: (row: Row) => string,
 ): DataLoader<string, Row | null> {
   return new DataLoader<string, Row | null>(async (ids) => {
-    const rows = await fetch([...ids]);
+    const possible = ids.filter(couldBeId);
+    const rows = possible.length === 0 ? [] : await fetch(possible);
     const byId = new Map(rows.map((row) => [idOf(row), row]));
     return ids.map((id) => byId.get(id) ?? null);
   });

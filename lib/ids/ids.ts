@@ -69,3 +69,18 @@ export function isIdOf(kind: IdKind, id: string): boolean {
   const prefix = `${ID_PREFIXES[kind]}_`;
   return id.startsWith(prefix) && /^[0-9a-z]{26}$/.test(id.slice(prefix.length));
 }
+
+/**
+ * Every id meterline issues (a prefix, `_`, 26 base32 characters) and every account id, meter key
+ * or plan key it accepts from callers (lib/catalogue, lib/ingest): 1–64 letters, digits, `_`,
+ * `.`, `:` or `-`, starting with a letter or digit.
+ */
+const POSSIBLE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/**
+ * True when `text` could name something meterline stores (not an existence check). Anything else,
+ * NUL or a lone surrogate above all, is "not found" without a lookup: Postgres refuses NUL in text.
+ */
+export function couldBeId(text: string): boolean {
+  return POSSIBLE_ID.test(text);
+}

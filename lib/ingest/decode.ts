@@ -1,9 +1,9 @@
 import { AppError } from "../errors/index.ts";
 import type { RawEvent } from "./event.ts";
-import { parseJsonExact } from "./json-exact.ts";
+import { JsonTooDeepError, parseJsonExact } from "./json-exact.ts";
 import { INGEST_LIMITS } from "./limits.ts";
 
-/** Body encodings `POST /v1/events` accepts, by media type (parameters such as charset ignored). */
+/** Body encodings `POST /v1/events` accepts, by media type (`readBodyText` requires UTF-8). */
 export const EVENT_MEDIA_TYPES = {
   json: "application/json",
   ndjson: "application/x-ndjson",
@@ -26,14 +26,38 @@ function mediaTypeOf(contentType: string | null): string {
   return (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }
 
+/** The `charset` parameter of a Content-Type, lower-cased and unquoted; null without one. */
+function charsetOf(contentType: string | null): string | null {
+  for (const parameter of (contentType ?? "").split(";").slice(1)) {
+    const [name, value] = parameter.split("=", 2);
+    if (name?.trim().toLowerCase() === "charset" && value !== undefined) {
+      return value
+        .trim()
+        .replace(/^"(.*)"$/, "$1")
+        .toLowerCase();
+    }
+  }
+  return null;
+}
+
 /**
  * Reads a body stream to text, decompressing gzip, and refusing to read past the limits: the
  * wire limit on the raw stream, the body limit after decompression (gzip bombs stop early).
+ * The text must be UTF-8: a `charset` other than utf-8 is UNSUPPORTED_MEDIA_TYPE (415), and
+ * invalid UTF-8 is MALFORMED_BODY (400) rather than being replaced with U+FFFD, which would make
+ * events with different ids look like duplicates of one another.
  */
 export async function readBodyText(
   body: ReadableStream<Uint8Array> | null,
   contentEncoding: string | null,
+  contentType: string | null,
 ): Promise<string> {
+  const charset = charsetOf(contentType);
+  if (charset !== null && charset !== "utf-8" && charset !== "utf8") {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", `Unsupported charset: ${charset}`, {
+      detail: `The charset ${charset} is not supported: send UTF-8 (charset=utf-8, or none).`,
+    });
+  }
   if (body === null) {
     throw new AppError("MALFORMED_BODY", "The request has no body", {
       detail: "Send the events as the request body.",
@@ -53,14 +77,23 @@ export async function readBodyText(
     });
   }
   stream = stream.pipeThrough(byteCap(INGEST_LIMITS.maxBodyBytes, "decoded"));
+  let bytes: ArrayBuffer;
   try {
-    return await new Response(stream).text();
+    bytes = await new Response(stream).arrayBuffer();
   } catch (error) {
     if (error instanceof AppError) {
       throw error;
     }
     throw new AppError("MALFORMED_BODY", "The body could not be decompressed", {
       detail: "The gzip stream is corrupt or truncated.",
+      cause: error,
+    });
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new AppError("MALFORMED_BODY", "The body is not valid UTF-8", {
+      detail: "The body is not valid UTF-8. Encode the JSON text as UTF-8.",
       cause: error,
     });
   }
@@ -91,6 +124,13 @@ function parseWhole(text: string): unknown {
   try {
     return parseJsonExact(text);
   } catch (error) {
+    if (error instanceof JsonTooDeepError) {
+      throw new AppError("MALFORMED_BODY", "The body nests too deeply", {
+        detail:
+          `The body ${error.message}: arrays and objects may nest at most ` +
+          `${INGEST_LIMITS.maxJsonDepth} levels. An event needs 3 (batch, event, properties).`,
+      });
+    }
     throw new AppError("MALFORMED_BODY", "The body is not valid JSON", {
       detail: `${error instanceof Error ? error.message : "parse error"}. Send a JSON object, a JSON array or NDJSON.`,
     });

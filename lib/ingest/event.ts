@@ -103,6 +103,15 @@ function validateProperties(
   const properties: Record<string, string> = {};
   let bytes = 2;
   for (const [key, value] of entries) {
+    if (key === "__proto__") {
+      // Assigning it would set the prototype of the properties object instead of adding a key:
+      // the property would vanish from the event and from its dedup fingerprint.
+      return {
+        ok: false,
+        code: "PROPERTIES_INVALID",
+        detail: 'property key "__proto__" is reserved; choose another name',
+      };
+    }
     if (!PROPERTY_KEY_PATTERN.test(key)) {
       return {
         ok: false,

@@ -23,6 +23,12 @@ export const INGEST_LIMITS = {
   /** Decimal values: integer digits (fits a signed 64-bit integer) and fractional digits. */
   maxValueIntegerDigits: 19,
   maxValueFractionDigits: 12,
+  /**
+   * Arrays and objects nested inside one another; an event needs 3 (batch, event, properties).
+   * Enforced before the exact-number parse (lib/ingest/json-exact.ts), which recurses per level:
+   * a body or NDJSON line holding a 16+-digit number or an exponent that nests deeper is refused.
+   */
+  maxJsonDepth: 64,
   /** Events may not be stamped further than this in the future (clock skew allowance). */
   maxFutureSkewMs: 5 * 60 * 1000,
 } as const;

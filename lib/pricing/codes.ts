@@ -29,6 +29,8 @@ export const PRICING_FIELD_CODES = {
   INVALID_INSTANT: "Not an ISO 8601 instant with a time zone, e.g. 2026-01-01T00:00:00Z",
   INVALID_KEY: "Keys are 1–64 characters: letters, digits, and _ . : - after the first",
   TOO_LONG: "The text is longer than allowed",
+  INVALID_TEXT:
+    "The text holds NUL or another control character, or a lone UTF-16 surrogate (ill-formed)",
   TOO_MANY_PRICES: "A plan version prices more meters than allowed",
   NO_VERSIONS: "A plan needs at least one version",
   VERSIONS_NOT_ORDERED: "Versions must be listed by strictly increasing effectiveFrom",

@@ -20,6 +20,30 @@ export function pointer(base: string, ...segments: (string | number)[]): string 
   return out;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const CONTROL_EXCEPT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/**
+ * Why `text` cannot be a name, unit or description, or null when it can. Refused: a lone UTF-16
+ * surrogate (it would be stored as U+FFFD, silently changing the text), NUL (Postgres text cannot
+ * hold it) and the other C0/C1 control characters; `multiline` text may hold tab, LF and CR.
+ */
+export function textProblem(text: string, options: { multiline?: boolean } = {}): string | null {
+  if (!text.isWellFormed()) {
+    return "The text is not well-formed UTF-16: it holds a lone surrogate";
+  }
+  const control = options.multiline ? CONTROL_EXCEPT_LINE_BREAKS : CONTROL_CHARACTERS;
+  const found = control.exec(text)?.[0];
+  if (found === undefined) {
+    return null;
+  }
+  const code = found.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+  const lineBreak = found === "\t" || found === "\n" || found === "\r";
+  return `The text holds the control character U+${code}${lineBreak ? "; it must be one line" : ""}`;
+}
+
 /** True for a plain JSON object (not null, not an array). */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

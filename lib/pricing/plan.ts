@@ -1,6 +1,13 @@
 import { type Currency, checkCurrencyCode, getCurrency } from "../money/currency.ts";
 import { Decimal } from "../money/decimal.ts";
-import { FieldErrors, isRecord, pointer, readDecimal, type ValidationResult } from "./fields.ts";
+import {
+  FieldErrors,
+  isRecord,
+  pointer,
+  readDecimal,
+  textProblem,
+  type ValidationResult,
+} from "./fields.ts";
 import type { Price, PriceInput } from "./types.ts";
 import { readPrice } from "./validate.ts";
 
@@ -197,6 +204,11 @@ function readName(raw: unknown, field: string, errors: FieldErrors): string | un
   }
   if (raw.length > MAX_PLAN_NAME_LENGTH) {
     errors.add(field, "TOO_LONG", `At most ${MAX_PLAN_NAME_LENGTH} characters`);
+    return undefined;
+  }
+  const problem = textProblem(raw);
+  if (problem !== null) {
+    errors.add(field, "INVALID_TEXT", problem);
     return undefined;
   }
   return raw;

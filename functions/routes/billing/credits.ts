@@ -9,7 +9,8 @@ import {
 } from "../../../lib/billing/credits.ts";
 import { AppError } from "../../../lib/errors/index.ts";
 import { accountScope, authenticate } from "../../middleware/auth.ts";
-import { BEARER, createRouter, problemResponses } from "../../openapi.ts";
+import { possibleIdsOnly } from "../../middleware/path-ids.ts";
+import { BEARER, createRouter, plainText, problemResponses } from "../../openapi.ts";
 import { pushCredits, withDatabase } from "./support.ts";
 import { GrantSchema, grantView, LedgerEntrySchema, ledgerView } from "./views.ts";
 
@@ -31,24 +32,26 @@ const GrantRequest = z
     priority: z.number().optional().openapi({ description: "0–1000, default 100; lower first" }),
     effectiveAt: z.string().optional().openapi({ description: "RFC 3339; default now" }),
     expiresAt: z.string().nullable().optional().openapi({ description: "RFC 3339, in the future" }),
-    description: z.string().optional(),
+    description: plainText({ multiline: true }).optional(),
   })
   .openapi("CreditGrantRequest");
 
 /** Credit grants (promotional, purchased) and the append-only credit ledger. */
 export const creditRoutes = createRouter();
-creditRoutes.on(["GET"], "/v1/accounts/:accountId/credit-grants", authenticate());
+creditRoutes.on(["GET"], "/v1/accounts/:accountId/credit-grants", authenticate(), possibleIdsOnly);
 creditRoutes.on(
   ["POST"],
   "/v1/accounts/:accountId/credit-grants",
   authenticate({ adminOnly: true }),
+  possibleIdsOnly,
 );
 // Exact paths: a trailing `/*` would also match the list route above.
 creditRoutes.use(
   "/v1/accounts/:accountId/credit-grants/:grantId/void",
   authenticate({ adminOnly: true }),
+  possibleIdsOnly,
 );
-creditRoutes.use("/v1/accounts/:accountId/credit-ledger", authenticate());
+creditRoutes.use("/v1/accounts/:accountId/credit-ledger", authenticate(), possibleIdsOnly);
 
 creditRoutes.openapi(
   createRoute({
@@ -135,7 +138,10 @@ creditRoutes.openapi(
     security: BEARER,
     request: {
       params: AccountParam.extend({ grantId: z.string().min(1).max(80) }),
-      body: { required: true, content: json(z.object({ reason: z.string().min(1).max(500) })) },
+      body: {
+        required: true,
+        content: json(z.object({ reason: plainText({ multiline: true }).min(1).max(500) })),
+      },
     },
     responses: {
       200: { description: "The voided grant", content: json(GrantSchema) },

@@ -6,7 +6,8 @@ import { renderInvoiceHtml } from "../../../lib/invoicing/templates/invoice-html
 import { voidInvoice } from "../../../lib/invoicing/void.ts";
 import { meterFor } from "../../meters.ts";
 import { accountScope, authenticate } from "../../middleware/auth.ts";
-import { BEARER, createRouter, problemResponses } from "../../openapi.ts";
+import { possibleIdsOnly } from "../../middleware/path-ids.ts";
+import { BEARER, createRouter, plainText, problemResponses } from "../../openapi.ts";
 import { parseInstant, pushCredits, visibleAccount, withDatabase } from "./support.ts";
 import {
   CreditNoteSchema,
@@ -26,11 +27,15 @@ const IdParam = z.object({ id: z.string().min(1).max(80) });
 /** Invoices: list, read (JSON or printable HTML), void, credit notes, upcoming preview. */
 export const invoiceRoutes = createRouter();
 invoiceRoutes.use("/v1/invoices", authenticate());
-invoiceRoutes.use("/v1/invoices/:id", authenticate());
+invoiceRoutes.use("/v1/invoices/:id", authenticate(), possibleIdsOnly);
 // Exact paths: other modules mount routes under /v1/invoices/{id}/ with their own auth.
-invoiceRoutes.use("/v1/invoices/:id/void", authenticate({ adminOnly: true }));
-invoiceRoutes.use("/v1/invoices/:id/credit-notes", authenticate({ adminOnly: true }));
-invoiceRoutes.use("/v1/accounts/:accountId/invoices/upcoming", authenticate());
+invoiceRoutes.use("/v1/invoices/:id/void", authenticate({ adminOnly: true }), possibleIdsOnly);
+invoiceRoutes.use(
+  "/v1/invoices/:id/credit-notes",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
+invoiceRoutes.use("/v1/accounts/:accountId/invoices/upcoming", authenticate(), possibleIdsOnly);
 
 invoiceRoutes.openapi(
   createRoute({
@@ -128,7 +133,10 @@ invoiceRoutes.openapi(
     security: BEARER,
     request: {
       params: IdParam,
-      body: { required: true, content: json(z.object({ reason: z.string().min(1).max(500) })) },
+      body: {
+        required: true,
+        content: json(z.object({ reason: plainText({ multiline: true }).min(1).max(500) })),
+      },
     },
     responses: {
       200: { description: "The voided invoice", content: json(InvoiceSchema) },
@@ -156,7 +164,7 @@ invoiceRoutes.openapi(
 
 const CreditNoteRequest = z
   .object({
-    reason: z.string().min(1).max(500),
+    reason: plainText({ multiline: true }).min(1).max(500),
     lines: z
       .array(
         z.object({

@@ -5,6 +5,7 @@ import { parseTaxRates } from "../../../lib/billing/tax.ts";
 import { AppError } from "../../../lib/errors/index.ts";
 import { meterFor } from "../../meters.ts";
 import { accountScope, authenticate, pendingKeyHash } from "../../middleware/auth.ts";
+import { possibleIdsOnly } from "../../middleware/path-ids.ts";
 import { BEARER, createRouter, problemResponses } from "../../openapi.ts";
 import { withDatabase } from "./support.ts";
 import { minor } from "./views.ts";
@@ -54,9 +55,18 @@ const TaxRatesSchema = z
 
 /** Account billing status (spend cap, credit, invoices) and tax rates. */
 export const statusRoutes = createRouter();
-statusRoutes.use("/v1/accounts/:accountId/status", authenticate({ meterVerifies: true }));
-statusRoutes.on(["GET"], "/v1/accounts/:accountId/tax-rates", authenticate());
-statusRoutes.on(["PUT"], "/v1/accounts/:accountId/tax-rates", authenticate({ adminOnly: true }));
+statusRoutes.use(
+  "/v1/accounts/:accountId/status",
+  authenticate({ meterVerifies: true }),
+  possibleIdsOnly,
+);
+statusRoutes.on(["GET"], "/v1/accounts/:accountId/tax-rates", authenticate(), possibleIdsOnly);
+statusRoutes.on(
+  ["PUT"],
+  "/v1/accounts/:accountId/tax-rates",
+  authenticate({ adminOnly: true }),
+  possibleIdsOnly,
+);
 
 statusRoutes.openapi(
   createRoute({

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { CATALOGUE_LEAD_SECONDS } from "../../../lib/catalogue/lead-time.ts";
 import { AGGREGATIONS } from "../../../lib/catalogue/meter.ts";
 import { MAX_PAGE_SIZE } from "../../../lib/catalogue/pagination.ts";
+import { MAX_DAY_COUNT, MAX_WEEK_COUNT, MONTH_COUNTS } from "../../../lib/periods/index.ts";
 import { PRICE_MODELS } from "../../../lib/pricing/types.ts";
 
 // OpenAPI descriptions of the catalogue API. lib/catalogue validates requests (see
@@ -185,16 +186,59 @@ export const Plan = z
   })
   .openapi("Plan");
 
+// The shapes lib/periods parseIntervalSpec accepts, one per unit; unknown keys are refused.
+const anchorDay = z.number().int().min(1).max(31).openapi({
+  description: "Day of the month a period starts; 29–31 fall on the last day of shorter months",
+});
+const anchorDate = z.string().openapi({
+  format: "date",
+  description: "Any date (YYYY-MM-DD) on which a period starts; it sets the phase only",
+});
 const Interval = z
-  .object({
-    unit: z.enum(["month", "year", "day", "week"]),
-    count: z.number().int().optional(),
-    anchorDay: z.number().int().optional(),
-    anchorMonth: z.number().int().optional(),
-    anchorDate: z.string().optional(),
-  })
+  .discriminatedUnion("unit", [
+    z
+      .strictObject({
+        unit: z.literal("month"),
+        count: z
+          .number()
+          .int()
+          .openapi({ enum: [...MONTH_COUNTS], description: "Months per period: divides a year" }),
+        anchorDay,
+        anchorMonth: z.number().int().min(1).max(12).optional().openapi({
+          description: "A month that starts a period (default 1), when count > 1",
+        }),
+      })
+      .openapi("MonthlyBillingInterval", { example: { unit: "month", count: 1, anchorDay: 1 } }),
+    z
+      .strictObject({
+        unit: z.literal("year"),
+        anchorMonth: z.number().int().min(1).max(12),
+        anchorDay: anchorDay.openapi({ description: "Must exist in anchorMonth (Feb 29 may)" }),
+      })
+      .openapi("YearlyBillingInterval", {
+        example: { unit: "year", anchorMonth: 1, anchorDay: 1 },
+      }),
+    z
+      .strictObject({
+        unit: z.literal("day"),
+        count: z.number().int().min(1).max(MAX_DAY_COUNT),
+        anchorDate,
+      })
+      .openapi("DailyBillingInterval", {
+        example: { unit: "day", count: 7, anchorDate: "2026-01-05" },
+      }),
+    z
+      .strictObject({
+        unit: z.literal("week"),
+        count: z.number().int().min(1).max(MAX_WEEK_COUNT),
+        anchorDate,
+      })
+      .openapi("WeeklyBillingInterval", {
+        example: { unit: "week", count: 2, anchorDate: "2026-01-05" },
+      }),
+  ])
   .openapi("BillingInterval", {
-    description: "e.g. {unit: month, count: 1, anchorDay: 1}; see lib/periods/README.md",
+    description: "Periods by calendar unit, each at local midnight; see lib/periods/README.md",
   });
 
 const Spend = z

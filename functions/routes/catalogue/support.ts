@@ -12,6 +12,7 @@ import { AppError } from "../../../lib/errors/index.ts";
 import type { AppEnv } from "../../context.ts";
 import { meterFor } from "../../meters.ts";
 import { authenticate } from "../../middleware/auth.ts";
+import { possibleIdsOnly } from "../../middleware/path-ids.ts";
 
 type CatalogueHandler = (c: Context<AppEnv>) => Promise<Response>;
 
@@ -28,7 +29,13 @@ export function mountAdminRoute(
 ): void {
   router.openAPIRegistry.registerPath(route);
   const path = route.path.replaceAll(/\/{(.+?)}/g, "/:$1");
-  router.on(route.method.toUpperCase(), path, authenticate({ adminOnly: true }), handler);
+  router.on(
+    route.method.toUpperCase(),
+    path,
+    authenticate({ adminOnly: true }),
+    possibleIdsOnly,
+    handler,
+  );
 }
 
 /** The JSON body, or MALFORMED_BODY / UNSUPPORTED_MEDIA_TYPE. */

@@ -138,6 +138,42 @@ const CASES: Case[] = [
     errors: one("/aggregation", "INVALID_VALUE"),
   },
   {
+    code: "INVALID_TEXT (NUL)",
+    method: "POST",
+    path: () => "/v1/meters",
+    body: meterBody({ unit: "t\u0000x" }),
+    errors: one("/unit", "INVALID_TEXT"),
+  },
+  {
+    code: "INVALID_TEXT (lone surrogate, line break in a one-line field, bell)",
+    method: "POST",
+    path: () => "/v1/meters",
+    body: meterBody({ unit: "t\ud800x", name: "two\nlines", description: "ring \u0007" }),
+    errors: () => [
+      { field: "/name", code: "INVALID_TEXT" },
+      { field: "/description", code: "INVALID_TEXT" },
+      { field: "/unit", code: "INVALID_TEXT" },
+    ],
+  },
+  {
+    code: "INVALID_TEXT (account name)",
+    method: "PATCH",
+    path: () => `/v1/accounts/${account.id}`,
+    body: () => ({ name: "Ac\u0000me" }),
+    errors: one("/name", "INVALID_TEXT"),
+  },
+  {
+    code: "INVALID_TEXT (plan name)",
+    method: "POST",
+    path: () => "/v1/plans",
+    body: () => ({
+      key: "valid-plan",
+      name: "P\udc00",
+      versions: [{ currency: "USD", prices: {} }],
+    }),
+    errors: one("/name", "INVALID_TEXT"),
+  },
+  {
     code: "INVALID_PROPERTY",
     method: "POST",
     path: () => "/v1/meters",
@@ -535,6 +571,13 @@ describe("catalogue validation", () => {
       { field: "/versions/0/prices/nope/tiers/1/unitPrice", code: "INVALID_DECIMAL" },
       { field: "/versions/0/prices/nope", code: "UNKNOWN_METER" },
     ]);
+  });
+
+  it("keeps line breaks in a description, which is the one multi-line text field", async () => {
+    const meter = await createMeter({ description: "Tokens in.\n\tCounted per request.\r\n" });
+    expect(meter).toEqual(
+      expect.objectContaining({ description: "Tokens in.\n\tCounted per request.\r\n" }),
+    );
   });
 
   it("refuses a body that is not JSON, or not a JSON object", async () => {

@@ -233,6 +233,146 @@ describe("hostile input to POST /v1/events", () => {
   });
 });
 
+describe("body encoding, reserved keys and nesting", () => {
+  interface Problem {
+    code: string;
+    detail: string;
+  }
+
+  function event(id: string): string {
+    return `{"id":"${id}","account":"${ACCOUNT}","meter":"${SUM}","value":"1"}`;
+  }
+
+  /** `text` as UTF-8 with one raw byte spliced in where `@` stands. */
+  function withRawByte(text: string, byte: number): Uint8Array<ArrayBuffer> {
+    const [before = "", after = ""] = text.split("@");
+    const head = new TextEncoder().encode(before);
+    const tail = new TextEncoder().encode(after);
+    const out = new Uint8Array(head.length + 1 + tail.length);
+    out.set(head);
+    out[head.length] = byte;
+    out.set(tail, head.length + 1);
+    return out;
+  }
+
+  async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer> {
+    return new Response(
+      new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer();
+  }
+
+  it("refuses invalid UTF-8 as a whole instead of replacing it, plain or gzipped", async () => {
+    const before = await countedEvents(ACCOUNT);
+    const statuses: number[] = [];
+    for (const byte of [0xff, 0xfe]) {
+      const body = withRawByte(`[${event("u8@")}]`, byte);
+      for (const [rawBody, encoding] of [
+        [body, "identity"],
+        [await gzip(body), "gzip"],
+      ] as const) {
+        const response = await call("/v1/events", {
+          rawBody,
+          method: "POST",
+          headers: { "content-type": "application/json", "content-encoding": encoding },
+        });
+        statuses.push(response.status);
+        const problem = (await response.json()) as Problem;
+        expect([problem.code, problem.detail]).toEqual([
+          "MALFORMED_BODY",
+          "The body is not valid UTF-8. Encode the JSON text as UTF-8.",
+        ]);
+      }
+    }
+    expect(statuses).toEqual([400, 400, 400, 400]);
+    expect(await countedEvents(ACCOUNT)).toBe(before);
+  });
+
+  it("accepts UTF-8 under any spelling of its charset and refuses other charsets", async () => {
+    const statuses: number[] = [];
+    for (const [id, contentType] of [
+      ["cs-1", "application/json; charset=utf-8"],
+      ["cs-2", 'application/json;charset="UTF-8"'],
+      ["cs-3", "application/x-ndjson; charset=utf8"],
+      ["cs-4", "application/json; charset=iso-8859-1"],
+      ["cs-5", "application/json; charset=utf-16"],
+    ] as const) {
+      statuses.push((await sendRaw(`[${event(id)}]`, contentType)).status);
+    }
+    expect(statuses).toEqual([202, 202, 202, 415, 415]);
+    const problem = (await (
+      await sendRaw(`[${event("cs-6")}]`, "application/json; charset=iso-8859-1")
+    ).json()) as Problem;
+    expect([problem.code, problem.detail]).toEqual([
+      "UNSUPPORTED_MEDIA_TYPE",
+      "The charset iso-8859-1 is not supported: send UTF-8 (charset=utf-8, or none).",
+    ]);
+  });
+
+  it("refuses a __proto__ property key rather than dropping it, in events and CloudEvents", async () => {
+    const plain = (await (
+      await sendRaw(
+        `[{"id":"proto-1","account":"${ACCOUNT}","meter":"${SUM}","value":"1",` +
+          `"properties":{"region":"eu","__proto__":"x"}}]`,
+      )
+    ).json()) as Summary;
+    const cloud = (await (
+      await sendRaw(
+        `{"specversion":"1.0","id":"proto-2","source":"/t","type":"${SUM}",` +
+          `"subject":"${ACCOUNT}","data":{"value":"1","__proto__":{"a":"b"}}}`,
+        "application/cloudevents+json",
+      )
+    ).json()) as Summary;
+    const expected = {
+      code: "PROPERTIES_INVALID",
+      detail: 'property key "__proto__" is reserved; choose another name',
+    };
+    expect([plain.accepted, plain.rejected]).toEqual([
+      0,
+      [{ index: 0, id: "proto-1", ...expected }],
+    ]);
+    expect([cloud.accepted, cloud.rejected]).toEqual([
+      0,
+      [{ index: 0, id: "proto-2", ...expected }],
+    ]);
+  });
+
+  it("refuses a body nesting deeper than 64 levels with a long number, saying so", async () => {
+    const nested = (depth: number) =>
+      `${"[".repeat(depth - 1)}{"id":"deep","value":12345678901234567}${"]".repeat(depth - 1)}`;
+    const atLimit = await sendRaw(nested(64));
+    expect(atLimit.status).toBe(202);
+    expect(((await atLimit.json()) as Summary).rejected.map((r) => r.code)).toEqual([
+      "EVENT_NOT_OBJECT",
+    ]);
+    for (const depth of [65, 100_000]) {
+      const response = await sendRaw(nested(depth));
+      expect(response.status).toBe(400);
+      const problem = (await response.json()) as Problem;
+      expect([problem.code, problem.detail]).toEqual([
+        "MALFORMED_BODY",
+        "The body nests too deeply (limit 64): arrays and objects may nest at most 64 levels. " +
+          "An event needs 3 (batch, event, properties).",
+      ]);
+    }
+    const ndjson = await callJson<Summary>("/v1/events", 202, {
+      rawBody: `${event("nd-deep-ok")}\n${nested(65)}\n`,
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+    });
+    expect([ndjson.accepted, ndjson.rejected]).toEqual([
+      1,
+      [
+        {
+          index: 1,
+          id: null,
+          code: "MALFORMED_JSON",
+          detail: "line 2: nests too deeply (limit 64)",
+        },
+      ],
+    ]);
+  });
+});
+
 describe("tenancy and keys", () => {
   it("answers 401 without a key, with a wrong key, and with a revoked key", async () => {
     const body = [{ id: "auth-1", meter: SUM, value: "1" }];
