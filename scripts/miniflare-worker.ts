@@ -92,8 +92,10 @@ export async function startMiniflareWorker(
     ],
     modulesRoot: bundleDir,
     bindings: { ...(workerOptions.bindings as Record<string, string>), ...options.env },
-    durableObjectsPersist: process.env.MF_DO_IN_MEMORY ? false : join(options.persistDir, "do"),
-    cachePersist: join(options.persistDir, "cache"),
+    // Durable Objects, queues and caches persist here (Miniflare 5's instance-level root).
+    resourcePersistencePath: process.env.MF_DO_IN_MEMORY
+      ? undefined
+      : join(options.persistDir, "state"),
     host: "127.0.0.1",
     // Lets `triggerCron` fire the scheduled handler through /cdn-cgi/local/scheduled.
     unsafeTriggerHandlers: true,
