@@ -171,9 +171,6 @@ export async function consumeRatedUsage(
     [...pending.values()].map((p) => p.message),
     maxRows,
   )) {
-    const redelivered = group
-      .filter((m) => pending.get(m.batchId)?.deliveries.some((d) => d.attempts > 1))
-      .map((m) => m.batchId);
     const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
       const startedMs = deps.clock.nowMs();
       const result = await work();
@@ -181,7 +178,7 @@ export async function consumeRatedUsage(
     };
     const [[clickhouse, clickhouseMs], [postgres, postgresMs]] = await Promise.all([
       timed(() => landInClickHouse(deps.clickhouse, group)),
-      timed(() => landInPostgres(deps.db, group, redelivered, nowMs)),
+      timed(() => landInPostgres(deps.db, group, nowMs)),
     ]);
     report.clickhouseMs += clickhouseMs;
     report.postgresMs += postgresMs;
@@ -270,19 +267,18 @@ async function landInClickHouse(
 async function landInPostgres(
   db: Database,
   group: RatedUsageMessage[],
-  redelivered: string[],
   nowMs: number,
 ): Promise<SinkOutcome & { applied: number; duplicates: number }> {
   const failed = new Map<string, SinkFailure>();
   const attempt = (messages: RatedUsageMessage[]) =>
     db.transaction(async (tx) => {
       const result = await applyRatedBatches(tx, messages, nowMs);
-      const ids = new Set(messages.map((m) => m.batchId));
-      const cleared = redelivered.filter((id) => ids.has(id));
-      if (cleared.length > 0) {
-        // Cleared in the same transaction; if ClickHouse fails now, a fresh note follows.
-        await tx.query("delete from pipeline_failures where batch_id = any($1::text[])", [cleared]);
-      }
+      // Notes of these batches are cleared in the same transaction, whatever delivery this is:
+      // a batch its meter sent again arrives as a new message (first attempt) yet may have a
+      // note from the lost one. If ClickHouse fails now, a fresh note follows.
+      await tx.query("delete from pipeline_failures where batch_id = any($1::text[])", [
+        messages.map((m) => m.batchId),
+      ]);
       return result;
     });
   try {
