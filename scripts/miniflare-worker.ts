@@ -5,7 +5,7 @@
  * runtime (same workerd, same bundle `wrangler deploy --dry-run` produces).
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
@@ -24,6 +24,11 @@ export interface MiniflareWorkerOptions {
   /** Folder for Durable Object, queue and cache state (on disk). */
   persistDir: string;
   port?: number;
+  /**
+   * Where the Worker's own log lines go (one JSON line each); by default stderr, so a command's
+   * stdout stays its own (e.g. `npm start -- --json`).
+   */
+  logFile?: string;
   /** Opens the V8 inspector on this port (profiling). */
   inspectorPort?: number;
   /** Reuse an existing bundle instead of building one. */
@@ -83,6 +88,7 @@ export async function startMiniflareWorker(
   process.chdir(options.root);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(options.root, "wrangler.toml"));
   process.chdir(previous);
+  const logStream = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : null;
   const v4Options = {
     ...(workerOptions as Record<string, unknown>),
     name: "meterline",
@@ -101,6 +107,13 @@ export async function startMiniflareWorker(
     unsafeTriggerHandlers: true,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
     port: options.port ?? 0,
+    handleStructuredLogs: ({ message }: { message: string }) => {
+      if (logStream) {
+        logStream.write(`${message}\n`);
+      } else {
+        process.stderr.write(`${message}\n`);
+      }
+    },
   };
   const mf = new Miniflare(
     convertV4MiniflareOptions(v4Options as Parameters<typeof convertV4MiniflareOptions>[0]),
@@ -117,6 +130,9 @@ export async function startMiniflareWorker(
       const response = await fetch(`${url}/cdn-cgi/local/scheduled?${query}`);
       return (await response.json()) as { outcome: string };
     },
-    stop: () => mf.dispose(),
+    async stop() {
+      await mf.dispose();
+      logStream?.end();
+    },
   };
 }

@@ -130,8 +130,9 @@ export async function startDemoEnvironment(options: {
     options.log("  bundling the Worker (wrangler deploy --dry-run)");
     bundleWorker(options.root, bundleDir);
     const persistDir = join(dataDir, "worker");
+    const logFile = join(dataDir, "stack", "logs", "worker.log");
     const launch = () =>
-      startMiniflareWorker({ root: options.root, env, persistDir, port, bundleDir });
+      startMiniflareWorker({ root: options.root, env, persistDir, port, bundleDir, logFile });
     let worker = await launch();
     const demo: DemoEnvironment = {
       stack,
