@@ -12,21 +12,21 @@ import type { EventRejection } from "../lib/ingest/rejections.ts";
 import { createLogger, type Logger } from "../lib/log/logger.ts";
 import { applyBatch, type IndexedEvent } from "../lib/metering/apply-batch.ts";
 import { compileMeterContext } from "../lib/metering/compile-context.ts";
-import {
-  applyCreditSnapshot,
-  drawDownCredits,
-  migrateCreditSchema,
-} from "../lib/metering/credits.ts";
+import { applyCreditSnapshot, drawDownCredits } from "../lib/metering/credits.ts";
 import type { MeterContext } from "../lib/metering/meter-context.ts";
 import {
   appendToOutbox,
-  assignBatches,
   confirmBatches,
+  dueMessages,
+  hasUnsent,
   MAX_MESSAGES_PER_SEND,
   markSent,
+  markUnsent,
   nextResendAtMs,
+  type OutboxMessage,
   outboxStats,
-  pendingMessages,
+  type SeqCounter,
+  seqCounterFrom,
 } from "../lib/metering/outbox.ts";
 import {
   closeSilentSeries,
@@ -56,7 +56,14 @@ const NOTIFY_RETRY_BASE_MS = 5_000;
 const NOTIFY_RETRY_MAX_MS = 5 * 60_000;
 
 export type IngestReply =
-  | { status: "ok"; accepted: number; duplicates: number; rejected: EventRejection[] }
+  | {
+      status: "ok";
+      accepted: number;
+      duplicates: number;
+      rejected: EventRejection[];
+      /** With `handOff`: the rated-usage messages this call produced, for the caller to send. */
+      outbox: OutboxMessage[];
+    }
   | { status: "unauthenticated" }
   | { status: "unknown_account" }
   | { status: "unavailable"; detail: string };
@@ -72,6 +79,11 @@ export interface IngestRequest {
   events: IndexedEvent[];
   /** SHA-256 (hex) of the account key used, or null when the admin key was verified upstream. */
   keyHash: string | null;
+  /**
+   * The caller sends the call's rated-usage messages itself (the Worker batches every account's
+   * messages of a request into one queue send). Without it, the meter's alarm sends them.
+   */
+  handOff?: boolean;
 }
 
 /**
@@ -101,6 +113,8 @@ export class AccountMeter extends DurableObject<Env> {
   #unknownMeterReloadMs = 0;
   #loading: Promise<MeterContext | null> | null = null;
   #flushFailures = 0;
+  /** Outbox sequence numbers, continued from storage when the object wakes. */
+  #seqs: SeqCounter | null = null;
   #notifyFailures = 0;
   /** When the alarm is armed for, null when it is not, undefined until read from storage. */
   #alarmAtMs: number | null | undefined = undefined;
@@ -112,7 +126,6 @@ export class AccountMeter extends DurableObject<Env> {
     this.#log = createLogger({ level: "info", bindings: { component: "account-meter" } });
     ctx.blockConcurrencyWhile(async () => {
       migrateMeterSchema(this.sql);
-      migrateCreditSchema(this.sql);
       const row = this.sql
         .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'account_id'")
         .toArray()[0];
@@ -314,10 +327,22 @@ export class AccountMeter extends DurableObject<Env> {
     }
     const nowMs = this.clock.nowMs();
     const ready = context;
+    const handOff = request.handOff === true;
+    let notified = false;
+    let outbox: OutboxMessage[] = [];
+    const seqs = this.#seqCounter();
     const batch = this.ctx.storage.transactionSync(() => {
       const result = applyBatch(this.sql, ready, request.events, nowMs);
       if (result.records.length > 0 || result.events.length > 0) {
-        appendToOutbox(this.sql, request.accountId, nowMs, result.records, result.events);
+        outbox = appendToOutbox(
+          this.sql,
+          seqs,
+          request.accountId,
+          nowMs,
+          result.records,
+          result.events,
+          handOff,
+        );
       }
       const alerts = recordSpend(this.sql, ready.config, result.spendDeltas);
       for (const alert of alerts) {
@@ -329,6 +354,7 @@ export class AccountMeter extends DurableObject<Env> {
           alert.capReached ? "spend.cap_reached" : "spend.threshold_crossed",
           JSON.stringify({ accountId: request.accountId, ...alert }),
         );
+        notified = true;
       }
       // Billing: prepaid credit drawn down by what this batch rated (lib/metering/credits.ts).
       if (result.spendDeltas.size > 0) {
@@ -336,14 +362,17 @@ export class AccountMeter extends DurableObject<Env> {
       }
       return result;
     });
-    if (batch.records.length > 0 || batch.events.length > 0) {
-      await this.#scheduleAlarm(nowMs + FLUSH_DELAY_MS);
+    if (outbox.length > 0 || notified) {
+      // Handed-over messages only need the resend check; anything else goes out shortly.
+      const resendAfterMs = configFor(this.env).outboxResendSeconds * 1000;
+      await this.#scheduleAlarm(nowMs + (handOff && !notified ? resendAfterMs : FLUSH_DELAY_MS));
     }
     return {
       status: "ok",
       accepted: batch.accepted,
       duplicates: batch.duplicates,
       rejected: batch.rejected,
+      outbox: handOff ? outbox : [],
     };
   }
 
@@ -499,7 +528,7 @@ export class AccountMeter extends DurableObject<Env> {
     const accountId = this.#accountId;
     let nextMs: number | null = null;
     if (accountId !== null) {
-      const flushed = await this.#flush(accountId, nowMs);
+      const flushed = await this.#flush(nowMs);
       if (!flushed) {
         const delay = Math.min(FLUSH_RETRY_BASE_MS * 2 ** this.#flushFailures, FLUSH_RETRY_MAX_MS);
         nextMs = nowMs + delay;
@@ -546,8 +575,7 @@ export class AccountMeter extends DurableObject<Env> {
         log: this.#log,
       });
     }
-    const stats = outboxStats(this.sql);
-    if (stats.unsent > 0 && nextMs === null) {
+    if (hasUnsent(this.sql) && nextMs === null) {
       nextMs = nowMs + FLUSH_DELAY_MS;
     }
     const resendAtMs = nextResendAtMs(this.sql, configFor(this.env).outboxResendSeconds * 1000);
@@ -564,24 +592,17 @@ export class AccountMeter extends DurableObject<Env> {
    * nothing due is left. Rows stay until the rated-usage consumer confirms both sinks hold them
    * (`confirmBatches`), so a message lost anywhere after the queue accepted it is sent again.
    */
-  async #flush(accountId: string, nowMs: number): Promise<boolean> {
-    this.ctx.storage.transactionSync(() => assignBatches(this.sql, accountId));
+  async #flush(nowMs: number): Promise<boolean> {
     const resendAfterMs = configFor(this.env).outboxResendSeconds * 1000;
     for (;;) {
-      const messages = pendingMessages(
-        this.sql,
-        accountId,
-        nowMs,
-        MAX_MESSAGES_PER_SEND,
-        resendAfterMs,
-      );
+      const messages = dueMessages(this.sql, nowMs, MAX_MESSAGES_PER_SEND, resendAfterMs);
       if (messages.length === 0) {
         this.#flushFailures = 0;
         return true;
       }
       try {
         await this.env.RATED_USAGE.sendBatch(
-          messages.map((body) => ({ body, contentType: "json" as const })),
+          messages.map((m) => ({ body: m.body, contentType: "text" as const })),
         );
       } catch (error) {
         this.#flushFailures += 1;
@@ -594,6 +615,24 @@ export class AccountMeter extends DurableObject<Env> {
         nowMs,
       );
     }
+  }
+
+  /**
+   * The caller could not send messages it took with `handOff`: they go back to the meter, whose
+   * alarm sends them now.
+   */
+  async handBack(accountId: string, batchIds: string[]): Promise<number> {
+    this.#remember(accountId);
+    const changed = this.ctx.storage.transactionSync(() => markUnsent(this.sql, batchIds));
+    await this.#scheduleAlarm(this.clock.nowMs());
+    return changed;
+  }
+
+  #seqCounter(): SeqCounter {
+    if (!this.#seqs) {
+      this.#seqs = seqCounterFrom(this.sql);
+    }
+    return this.#seqs;
   }
 
   /**

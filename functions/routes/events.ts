@@ -7,6 +7,7 @@ import { EVENT_REJECTION_CODES } from "../../lib/ingest/rejections.ts";
 import { meterFor } from "../meters.ts";
 import { authenticate } from "../middleware/auth.ts";
 import { BEARER, createRouter, problemResponses } from "../openapi.ts";
+import { sendHandedOver } from "../outbox-sender.ts";
 
 const EventSchema = z
   .object({
@@ -97,9 +98,11 @@ eventRoutes.post("/v1/events", authenticate({ meterVerifies: true }), async (c) 
   const decoded = decodeEvents(contentType, text);
   const gateway: MeterGateway = {
     ingest: (accountId, events, keyHash) =>
-      meterFor(c.env, accountId).ingest({ accountId, events, keyHash }),
+      meterFor(c.env, accountId).ingest({ accountId, events, keyHash, handOff: true }),
     authenticate: (accountId, keyHash) =>
       meterFor(c.env, accountId).authenticate(accountId, keyHash),
+    // The answer does not wait for the queue: the meters keep every message until it lands.
+    send: (handedOver) => c.executionCtx.waitUntil(sendHandedOver(c.env, handedOver, c.get("log"))),
   };
   const sender =
     principal.kind === "admin"

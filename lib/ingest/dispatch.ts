@@ -8,9 +8,21 @@ import { EVENT_REJECTION_CODES } from "./rejections.ts";
 /** An event bound for an account meter, with its index in the request. */
 export type MeterEvent = UsageEvent & { index: number };
 
+/** A rated-usage queue message a meter handed over for the Worker to send (JSON text body). */
+export interface HandedMessage {
+  batchId: string;
+  body: string;
+}
+
 /** What an account meter answered for its share of a request. */
 export type MeterAnswer =
-  | { status: "ok"; accepted: number; duplicates: number; rejected: EventRejection[] }
+  | {
+      status: "ok";
+      accepted: number;
+      duplicates: number;
+      rejected: EventRejection[];
+      outbox?: HandedMessage[];
+    }
   | { status: "unauthenticated" }
   | { status: "unknown_account" }
   | { status: "unavailable"; detail: string };
@@ -19,6 +31,11 @@ export type MeterAnswer =
 export interface MeterGateway {
   ingest(accountId: string, events: MeterEvent[], keyHash: string | null): Promise<MeterAnswer>;
   authenticate(accountId: string, keyHash: string): Promise<boolean>;
+  /**
+   * Sends the messages the meters handed over (called once per request, before the outcome is
+   * returned or thrown, so a 503 for one account never strands another account's messages).
+   */
+  send(handedOver: { accountId: string; messages: HandedMessage[] }[]): void;
 }
 
 /** The 202 body of `POST /v1/events`. */
@@ -92,6 +109,7 @@ export async function dispatchEvents(
   );
 
   const summary: IngestSummary = { accepted: 0, duplicates: 0, rejected };
+  const handedOver: { accountId: string; messages: HandedMessage[] }[] = [];
   let unavailable: string | null = null;
   for (const { accountId, events, answer } of answers) {
     switch (answer.status) {
@@ -99,6 +117,9 @@ export async function dispatchEvents(
         summary.accepted += answer.accepted;
         summary.duplicates += answer.duplicates;
         summary.rejected.push(...answer.rejected);
+        if (answer.outbox && answer.outbox.length > 0) {
+          handedOver.push({ accountId, messages: answer.outbox });
+        }
         break;
       case "unauthenticated":
         throw new AppError("UNAUTHENTICATED", "Missing or invalid API key", {
@@ -118,6 +139,9 @@ export async function dispatchEvents(
         unavailable = answer.detail;
         break;
     }
+  }
+  if (handedOver.length > 0) {
+    gateway.send(handedOver);
   }
   if (unavailable !== null) {
     throw new AppError("DEPENDENCY_UNAVAILABLE", "Some events could not be counted", {

@@ -14,21 +14,7 @@ import type { Sql } from "./sql.ts";
  * the invoiced period. The projection is pre-tax and leaves out base fees and commitments, which
  * only exist on the invoice.
  */
-const STATEMENTS = [
-  `CREATE TABLE IF NOT EXISTS credit_grants (
-     grant_id TEXT PRIMARY KEY, remaining TEXT NOT NULL, priority INTEGER NOT NULL,
-     effective_ms INTEGER NOT NULL, expires_ms INTEGER, created_ms INTEGER NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS credit_drawdown (
-     period_start INTEGER NOT NULL, grant_id TEXT NOT NULL, amount TEXT NOT NULL,
-     PRIMARY KEY (period_start, grant_id)) WITHOUT ROWID`,
-];
-
-/** Creates the projection's tables; idempotent and cheap, run at start-up. */
-export function migrateCreditSchema(sql: Sql): void {
-  for (const statement of STATEMENTS) {
-    sql.exec(statement);
-  }
-}
+// Its tables (credit_grants, credit_drawdown) are part of the meter schema (schema.ts).
 
 function meta(sql: Sql, key: string): string | null {
   return (

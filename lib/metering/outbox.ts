@@ -1,111 +1,25 @@
-import type {
-  OutboxPayload,
-  RatedRecord,
-  RatedUsageMessage,
-  RawEventRecord,
-} from "../pipeline/rated-usage-message.ts";
+import type { RatedRecord, RawEventRecord } from "../pipeline/rated-usage-message.ts";
 import { RATED_USAGE_MESSAGE_VERSION } from "../pipeline/rated-usage-message.ts";
 import type { Sql } from "./sql.ts";
 
 /**
- * Queue messages are limited to 128 KB; an outbox row and a packed message stay under this many
- * bytes of JSON so the envelope always fits.
+ * The account meter's transactional outbox. Each row is one rated-usage queue message, written
+ * in the ingest transaction that produced it, with a deterministic batch id
+ * `<accountId>:<seq>` the sinks deduplicate by. A row leaves the outbox only when the
+ * rated-usage consumer confirms both sinks hold it; until then it is sent again after a delay.
+ *
+ * Sending: the Worker that made the ingest call normally sends the call's messages itself, right
+ * after it (one `sendBatch` for every account of the request); the row is then marked handed
+ * over. Rows nobody took (tests, a failed send reported back) are sent by the meter's alarm.
+ */
+
+/**
+ * Queue messages are limited to 128 KB; a row's JSON stays under this many bytes so the message
+ * always fits.
  */
 export const MAX_MESSAGE_PAYLOAD_BYTES = 96 * 1024;
-/** Messages per `sendBatch` call (the queue accepts 100 and 256 KB per call). */
+/** Messages per `sendBatch` call: two full rows fit the queue's 256 KB per call. */
 export const MAX_MESSAGES_PER_SEND = 2;
-
-const NON_ASCII = /[^\u0000-\u007f]/;
-const ENCODER = new TextEncoder();
-
-/** UTF-8 size of `text`; the common all-ASCII case costs one native regex scan. */
-function byteLength(text: string): number {
-  return NON_ASCII.test(text) ? ENCODER.encode(text).byteLength : text.length;
-}
-
-function insertRow(sql: Sql, nowMs: number): number {
-  return sql
-    .exec<{ seq: number }>(
-      "INSERT INTO outbox (created_ms, payload, bytes) VALUES (?, '', 0) RETURNING seq",
-      nowMs,
-    )
-    .one().seq;
-}
-
-function writeRow(
-  sql: Sql,
-  accountId: string,
-  seq: number,
-  nowMs: number,
-  records: RatedRecord[],
-  events: RawEventRecord[],
-): number {
-  const payload: OutboxPayload = {
-    seq,
-    createdMs: nowMs,
-    records: records.map((record, n) => ({ ...record, recordId: `${accountId}:${seq}:${n}` })),
-    events,
-  };
-  const text = JSON.stringify(payload);
-  const bytes = byteLength(text);
-  sql.exec("UPDATE outbox SET payload = ?, bytes = ? WHERE seq = ?", text, bytes, seq);
-  return bytes;
-}
-
-/**
- * Writes one ingest call's rated records and raw events to the outbox, split into rows that
- * each fit a queue message (the records travel in the first row). Record ids become
- * `<accountId>:<seq>:<n>`. Runs inside the ingest transaction, so the outbox always matches
- * the totals it describes. Returns the number of rows written.
- */
-export function appendToOutbox(
-  sql: Sql,
-  accountId: string,
-  nowMs: number,
-  records: RatedRecord[],
-  events: RawEventRecord[],
-): number {
-  const seq = insertRow(sql, nowMs);
-  const bytes = writeRow(sql, accountId, seq, nowMs, records, events);
-  if (bytes <= MAX_MESSAGE_PAYLOAD_BYTES || events.length <= 1) {
-    return 1;
-  }
-  // Too big for one message: keep the records and a share of the events in this row and spread
-  // the rest evenly, sizing the shares from the measured bytes per event (with headroom).
-  const perRow = Math.max(1, Math.floor((events.length * MAX_MESSAGE_PAYLOAD_BYTES * 0.8) / bytes));
-  writeRow(sql, accountId, seq, nowMs, records, events.slice(0, perRow));
-  let rows = 1;
-  for (let start = perRow; start < events.length; start += perRow) {
-    const next = insertRow(sql, nowMs);
-    writeRow(sql, accountId, next, nowMs, [], events.slice(start, start + perRow));
-    rows += 1;
-  }
-  return rows;
-}
-
-/**
- * Packs unassigned outbox rows into batches, durably: each row gets the batch id of the batch
- * it will travel in (`<accountId>:<first seq>`) before anything is sent, so a flush that crashes
- * after sending resends exactly the same batches with the same ids. Run inside a transaction.
- */
-export function assignBatches(sql: Sql, accountId: string): void {
-  let batchId: string | null = null;
-  let batchBytes = 0;
-  const rows = sql
-    .exec<{ seq: number; bytes: number }>(
-      "SELECT seq, bytes FROM outbox WHERE batch_id IS NULL ORDER BY seq",
-    )
-    .toArray();
-  for (const row of rows) {
-    if (batchId === null || batchBytes + row.bytes > MAX_MESSAGE_PAYLOAD_BYTES) {
-      batchId = `${accountId}:${row.seq}`;
-      batchBytes = 0;
-    }
-    batchBytes += row.bytes;
-    sql.exec("UPDATE outbox SET batch_id = ? WHERE seq = ?", batchId, row.seq);
-  }
-}
-
 /**
  * How many times a batch is sent before it is left for a human: a batch the sinks keep refusing
  * is dead-lettered by the queue after its own retries; resending it forever would only repeat
@@ -113,48 +27,164 @@ export function assignBatches(sql: Sql, accountId: string): void {
  */
 export const MAX_SENDS = 5;
 
-/**
- * The assigned batches due to be sent — never sent, or sent at least `resendAfterMs` ago without
- * a confirmation and fewer than MAX_SENDS times — as queue messages, oldest first, at most
- * `limit` of them.
- */
-export function pendingMessages(
+/** One queue message ready to send: the body is the message's JSON text. */
+export interface OutboxMessage {
+  batchId: string;
+  body: string;
+}
+
+const NON_ASCII = /[^\u0020-\u007e]/;
+const ENCODER = new TextEncoder();
+
+/** UTF-8 size of `text`; the common printable-ASCII case costs one native regex scan. */
+function byteLength(text: string): number {
+  return NON_ASCII.test(text) ? ENCODER.encode(text).byteLength : text.length;
+}
+
+/** Hands out outbox sequence numbers; the meter keeps one in memory per object. */
+export interface SeqCounter {
+  next(): number;
+}
+
+/** A counter continuing after the highest sequence number stored. */
+export function seqCounterFrom(sql: Sql): SeqCounter {
+  const row = sql
+    .exec<{ last: number | null }>(
+      "SELECT max(seq) AS last FROM sqlite_sequence WHERE name = 'outbox'",
+    )
+    .toArray()[0];
+  const stored = sql.exec<{ last: number | null }>("SELECT max(seq) AS last FROM outbox").one();
+  let last = Math.max(row?.last ?? 0, stored.last ?? 0);
+  return {
+    next() {
+      last += 1;
+      return last;
+    },
+  };
+}
+
+function messageText(
+  accountId: string,
+  seq: number,
+  nowMs: number,
+  records: RatedRecord[],
+  events: RawEventRecord[],
+): string {
+  return JSON.stringify({
+    v: RATED_USAGE_MESSAGE_VERSION,
+    kind: "rated_usage",
+    batchId: `${accountId}:${seq}`,
+    accountId,
+    sentMs: nowMs,
+    records: records.map((record, n) => ({ ...record, recordId: `${accountId}:${seq}:${n}` })),
+    events,
+  });
+}
+
+function writeRow(
   sql: Sql,
   accountId: string,
+  seq: number,
+  nowMs: number,
+  body: string,
+  handed: boolean,
+): OutboxMessage {
+  const batchId = `${accountId}:${seq}`;
+  sql.exec(
+    `INSERT INTO outbox (seq, created_ms, payload, bytes, batch_id, sent_ms, send_count)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    seq,
+    nowMs,
+    body,
+    byteLength(body),
+    batchId,
+    handed ? nowMs : null,
+    handed ? 1 : 0,
+  );
+  return { batchId, body };
+}
+
+/**
+ * Writes one ingest call's rated records and raw events as outbox messages, split so each fits
+ * a queue message (the records travel in the first). Record ids become `<accountId>:<seq>:<n>`.
+ * Runs inside the ingest transaction, so the outbox always matches the totals it describes.
+ * With `handed`, the rows are marked as handed to the caller, who sends them now.
+ */
+export function appendToOutbox(
+  sql: Sql,
+  seqs: SeqCounter,
+  accountId: string,
+  nowMs: number,
+  records: RatedRecord[],
+  events: RawEventRecord[],
+  handed: boolean,
+): OutboxMessage[] {
+  const seq = seqs.next();
+  const whole = messageText(accountId, seq, nowMs, records, events);
+  const bytes = byteLength(whole);
+  if (bytes <= MAX_MESSAGE_PAYLOAD_BYTES || events.length <= 1) {
+    return [writeRow(sql, accountId, seq, nowMs, whole, handed)];
+  }
+  // Too big for one message: the records and a share of the events in the first, the rest
+  // spread evenly, sizing the shares from the measured bytes per event (with headroom).
+  const perRow = Math.max(1, Math.floor((events.length * MAX_MESSAGE_PAYLOAD_BYTES * 0.8) / bytes));
+  const messages = [
+    writeRow(
+      sql,
+      accountId,
+      seq,
+      nowMs,
+      messageText(accountId, seq, nowMs, records, events.slice(0, perRow)),
+      handed,
+    ),
+  ];
+  for (let start = perRow; start < events.length; start += perRow) {
+    const next = seqs.next();
+    messages.push(
+      writeRow(
+        sql,
+        accountId,
+        next,
+        nowMs,
+        messageText(accountId, next, nowMs, [], events.slice(start, start + perRow)),
+        handed,
+      ),
+    );
+  }
+  return messages;
+}
+
+/**
+ * Messages due to be sent by the meter itself: rows nobody took (oldest first), then rows sent
+ * at least `resendAfterMs` ago without a confirmation and fewer than MAX_SENDS times. At most
+ * `limit`. Both reads use the outbox's partial indexes, so a long outbox costs nothing here.
+ */
+export function dueMessages(
+  sql: Sql,
   nowMs: number,
   limit: number,
   resendAfterMs: number,
-): RatedUsageMessage[] {
-  const batches = sql
-    .exec<{ batch_id: string }>(
-      `SELECT batch_id FROM outbox WHERE batch_id IS NOT NULL
-         AND (sent_ms IS NULL OR (sent_ms <= ? AND send_count < ?))
-       GROUP BY batch_id ORDER BY min(seq) LIMIT ?`,
-      nowMs - resendAfterMs,
-      MAX_SENDS,
+): OutboxMessage[] {
+  const unsent = sql
+    .exec<{ batch_id: string; payload: string }>(
+      "SELECT batch_id, payload FROM outbox WHERE sent_ms IS NULL ORDER BY seq LIMIT ?",
       limit,
     )
     .toArray();
-  return batches.map(({ batch_id }) => {
-    const message: RatedUsageMessage = {
-      v: RATED_USAGE_MESSAGE_VERSION,
-      kind: "rated_usage",
-      batchId: batch_id,
-      accountId,
-      sentMs: nowMs,
-      records: [],
-      events: [],
-    };
-    for (const row of sql.exec<{ payload: string }>(
-      "SELECT payload FROM outbox WHERE batch_id = ? ORDER BY seq",
-      batch_id,
-    )) {
-      const payload = JSON.parse(row.payload) as OutboxPayload;
-      message.records.push(...payload.records);
-      message.events.push(...payload.events);
-    }
-    return message;
-  });
+  const resend =
+    unsent.length < limit
+      ? sql
+          .exec<{ batch_id: string; payload: string }>(
+            `SELECT batch_id, payload FROM outbox
+              WHERE sent_ms IS NOT NULL AND sent_ms <= ? AND send_count < ?
+              ORDER BY sent_ms LIMIT ?`,
+            nowMs - resendAfterMs,
+            MAX_SENDS,
+            limit - unsent.length,
+          )
+          .toArray()
+      : [];
+  return [...unsent, ...resend].map((row) => ({ batchId: row.batch_id, body: row.payload }));
 }
 
 /** Records that the queue accepted these batches at `nowMs` (they wait for confirmation). */
@@ -168,6 +198,18 @@ export function markSent(sql: Sql, batchIds: string[], nowMs: number): void {
   }
 }
 
+/** Puts handed-over batches back to be sent by the meter (the caller could not send them). */
+export function markUnsent(sql: Sql, batchIds: string[]): number {
+  let changed = 0;
+  for (const batchId of batchIds) {
+    changed += sql.exec(
+      "UPDATE outbox SET sent_ms = NULL, send_count = max(send_count - 1, 0) WHERE batch_id = ? AND sent_ms IS NOT NULL",
+      batchId,
+    ).rowsWritten;
+  }
+  return changed;
+}
+
 /**
  * Deletes the rows of batches both sinks confirmed holding. Unknown ids are ignored (a
  * confirmation can arrive twice). Returns the rows deleted.
@@ -178,6 +220,11 @@ export function confirmBatches(sql: Sql, batchIds: string[]): number {
     deleted += sql.exec("DELETE FROM outbox WHERE batch_id = ?", batchId).rowsWritten;
   }
   return deleted;
+}
+
+/** Whether any row waits to be sent by the meter itself. */
+export function hasUnsent(sql: Sql): boolean {
+  return sql.exec("SELECT 1 FROM outbox WHERE sent_ms IS NULL LIMIT 1").toArray().length > 0;
 }
 
 /** When the earliest unconfirmed batch becomes due for a resend, or null when none will. */
@@ -203,6 +250,7 @@ export interface OutboxStats {
   stuck: number;
 }
 
+/** Counts the outbox (a scan: for health views, not the hot path). */
 export function outboxStats(sql: Sql): OutboxStats {
   const row = sql
     .exec<{ rows: number; oldest: number | null; unsent: number | null; stuck: number | null }>(

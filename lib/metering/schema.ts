@@ -15,8 +15,9 @@ import type { Sql } from "./sql.ts";
  * - spend: rated spend per period and the budget alerts already raised.
  * - outbox: rated records and raw events waiting to go to the rated-usage queue.
  * - notifications: messages for the platform waiting to go out through QStash.
+ * - credit_grants, credit_drawdown: the prepaid-credit projection (credits.ts).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const STATEMENTS = [
   "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -55,6 +56,14 @@ const STATEMENTS = [
      seq INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL, payload TEXT NOT NULL,
      bytes INTEGER NOT NULL, batch_id TEXT, sent_ms INTEGER, send_count INTEGER NOT NULL DEFAULT 0)`,
   "CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (batch_id)",
+  "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_ms IS NULL",
+  "CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_ms) WHERE sent_ms IS NOT NULL",
+  `CREATE TABLE IF NOT EXISTS credit_grants (
+     grant_id TEXT PRIMARY KEY, remaining TEXT NOT NULL, priority INTEGER NOT NULL,
+     effective_ms INTEGER NOT NULL, expires_ms INTEGER, created_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS credit_drawdown (
+     period_start INTEGER NOT NULL, grant_id TEXT NOT NULL, amount TEXT NOT NULL,
+     PRIMARY KEY (period_start, grant_id)) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS notifications (
      id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL)`,
 ];
@@ -64,7 +73,8 @@ const STATEMENTS = [
  * already have their final shape, so each step tolerates a column that exists.
  */
 const UPGRADES: Record<number, string[]> = {
-  // v2: outbox rows stay until the sinks confirm them (resent when unconfirmed).
+  // v2: outbox rows stay until the sinks confirm them (resent when unconfirmed). v3 only adds
+  // indexes and the credit tables, which the CREATE statements make.
   1: [
     "ALTER TABLE outbox ADD COLUMN sent_ms INTEGER",
     "ALTER TABLE outbox ADD COLUMN send_count INTEGER NOT NULL DEFAULT 0",
@@ -99,9 +109,7 @@ export function migrateMeterSchema(sql: Sql): void {
       return;
     }
   }
-  for (const statement of STATEMENTS) {
-    sql.exec(statement);
-  }
+  // Upgrades first: statements below may index columns an old table is still missing.
   for (let version = stored ?? SCHEMA_VERSION; version < SCHEMA_VERSION; version += 1) {
     for (const statement of UPGRADES[version] ?? []) {
       const column = /ADD COLUMN (\w+)/.exec(statement)?.[1];
@@ -111,6 +119,9 @@ export function migrateMeterSchema(sql: Sql): void {
       }
       sql.exec(statement);
     }
+  }
+  for (const statement of STATEMENTS) {
+    sql.exec(statement);
   }
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

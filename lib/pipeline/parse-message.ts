@@ -139,7 +139,8 @@ function rawEvent(value: unknown, path: string): RawEventRecord {
 }
 
 /**
- * Reads a rated-usage queue body into a message both sinks can store exactly, or says why not
+ * Reads a rated-usage queue body (an object, or its JSON text) into a message both sinks can
+ * store exactly, or says why not
  * (the first problem found, with its path, e.g. `records[3].amountDelta: expected decimal…`).
  * Refuses unknown versions and kinds rather than guessing. The batch and account ids are
  * returned with a refusal when they could be read, so the dead letter can name them. Pure.
@@ -148,7 +149,16 @@ export function parseRatedUsageMessage(body: unknown): ParsedMessage {
   let batchId: string | null = null;
   let accountId: string | null = null;
   try {
-    const m = object(body, "body");
+    // Meters send their outbox rows as JSON text (content type "text"): parsed once, here.
+    let value = body;
+    if (typeof body === "string") {
+      try {
+        value = JSON.parse(body);
+      } catch {
+        throw new Invalid("body: text that is not JSON");
+      }
+    }
+    const m = object(value, "body");
     batchId = typeof m.batchId === "string" ? m.batchId : null;
     accountId = typeof m.accountId === "string" ? m.accountId : null;
     if (m.v !== RATED_USAGE_MESSAGE_VERSION) {

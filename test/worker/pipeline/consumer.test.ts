@@ -203,7 +203,7 @@ describe("rated-usage consumer", () => {
         message_id: `${prefix}-text`,
         batch_id: null,
         account_id: null,
-        error: "body: expected an object",
+        error: "body: text that is not JSON",
       },
       {
         ...common,

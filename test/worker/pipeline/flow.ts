@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { AccountMeter } from "../../../durable-objects/account-meter.ts";
 import { FixedClock } from "../../../lib/clock/clock.ts";
-import { assignBatches, pendingMessages } from "../../../lib/metering/outbox.ts";
+import { dueMessages } from "../../../lib/metering/outbox.ts";
 import type { RatedUsageMessage } from "../../../lib/pipeline/rated-usage-message.ts";
 import { seedAccount, seedMeters, seedPlan } from "../support/catalogue.ts";
 import { callJson, unique } from "../support/http.ts";
@@ -73,14 +73,15 @@ export async function ingest(
 }
 
 /**
- * The messages the meter's next flush will send, read from its outbox without sending them
- * (exactly what `#flush` builds: batch ids are assigned durably first).
+ * The messages the meter holds in its outbox, sent or not, read without sending them (exactly
+ * the bodies `#flush` sends: each row is one message with its batch id).
  */
 export async function outboxMessages(account: string): Promise<RatedUsageMessage[]> {
-  return runInDurableObject(meterOf(account), (instance: AccountMeter, state) => {
-    state.storage.transactionSync(() => assignBatches(instance.sql, account));
-    return pendingMessages(instance.sql, account, instance.clock.nowMs(), 1_000, 0);
-  });
+  return runInDurableObject(meterOf(account), (instance: AccountMeter) =>
+    dueMessages(instance.sql, instance.clock.nowMs(), 1_000, 0).map(
+      (m) => JSON.parse(m.body) as RatedUsageMessage,
+    ),
+  );
 }
 
 /** Runs the meter's alarm now: its outbox goes to the real rated-usage queue. */
