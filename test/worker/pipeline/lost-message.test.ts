@@ -4,7 +4,7 @@
  * message the queue accepted and then lost (an in-memory local queue restarted, say) still lands,
  * exactly once.
  */
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { AccountMeter } from "../../../durable-objects/account-meter.ts";
@@ -89,5 +89,48 @@ describe("outbox receipts", () => {
       unconfirmed: 1,
       stuck: 1,
     });
+  });
+});
+
+describe("batch ids", () => {
+  it("are never reused, even after the outbox emptied and the meter restarted", async () => {
+    const account = await pinnedAccount(planId);
+    const ingestDirect = (id: string) =>
+      runInDurableObject(meterOf(account), (instance: AccountMeter) =>
+        instance.ingest({
+          accountId: account,
+          keyHash: null,
+          events: [
+            {
+              index: 0,
+              id,
+              accountId: account,
+              meter,
+              value: "1",
+              timeMs: Date.now(),
+              timeFromArrival: false,
+              properties: {},
+            },
+          ],
+        }),
+      );
+    const firstBatch = async () =>
+      runInDurableObject(meterOf(account), (instance: AccountMeter) =>
+        instance.sql
+          .exec<{ batch_id: string }>("SELECT batch_id FROM outbox ORDER BY seq")
+          .toArray()
+          .map((r) => r.batch_id),
+      );
+    await ingestDirect("first");
+    const [before] = await firstBatch();
+    await runInDurableObject(meterOf(account), (instance: AccountMeter) =>
+      instance.confirmBatches(account, [before as string]),
+    );
+    expect(await firstBatch()).toEqual([]);
+    await evictDurableObject(meterOf(account));
+    await ingestDirect("second");
+    const [after] = await firstBatch();
+    const seqOf = (batchId: string | undefined) => Number(batchId?.split(":").pop());
+    expect(seqOf(after)).toBeGreaterThan(seqOf(before));
   });
 });
