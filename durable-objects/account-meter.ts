@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "../lib/log/logger.ts";
 import { applyBatch, type IndexedEvent } from "../lib/metering/apply-batch.ts";
 import { compileMeterContext } from "../lib/metering/compile-context.ts";
 import { applyCreditSnapshot, drawDownCredits } from "../lib/metering/credits.ts";
+import { MeterCache } from "../lib/metering/meter-cache.ts";
 import type { MeterContext } from "../lib/metering/meter-context.ts";
 import {
   appendToOutbox,
@@ -39,6 +40,14 @@ import { migrateMeterSchema } from "../lib/metering/schema.ts";
 import { readSpend, recordSpend } from "../lib/metering/spend.ts";
 import type { Sql } from "../lib/metering/sql.ts";
 import { readUsage, type UsageQuery, type UsageReport } from "../lib/metering/usage.ts";
+
+/**
+ * Compiled configurations shared by the meters of this isolate, by account, revision and window.
+ * Lifetime: the isolate. A meter that wakes again (after eviction) skips recompiling calendars
+ * and prices; a new revision is a new key, so a stale entry is never used.
+ */
+const COMPILED_CONTEXTS = new Map<string, MeterContext>();
+const MAX_COMPILED_CONTEXTS = 2_000;
 
 /** How long after an ingest the alarm flushes the outbox, so close batches share messages. */
 const FLUSH_DELAY_MS = 200;
@@ -113,6 +122,8 @@ export class AccountMeter extends DurableObject<Env> {
   #unknownMeterReloadMs = 0;
   #loading: Promise<MeterContext | null> | null = null;
   #flushFailures = 0;
+  /** Write-through copies of the rows ingestion updates (lib/metering/meter-cache.ts). */
+  readonly #cache = new MeterCache();
   /** Outbox sequence numbers, continued from storage when the object wakes. */
   #seqs: SeqCounter | null = null;
   #notifyFailures = 0;
@@ -166,13 +177,27 @@ export class AccountMeter extends DurableObject<Env> {
     return row ? (JSON.parse(row.value) as AccountConfig) : null;
   }
 
-  #install(config: AccountConfig): MeterContext {
+  /**
+   * Makes `config` current: compiled (or taken from the isolate's cache of compiled contexts),
+   * and stored unless it was just read from storage.
+   */
+  #install(config: AccountConfig, options: { store: boolean } = { store: true }): MeterContext {
     const settings = configFor(this.env);
-    const context = compileMeterContext(config, settings.lateArrivalWindowDays);
-    this.sql.exec(
-      "INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      JSON.stringify(config),
-    );
+    const key = `${config.accountId}\u0000${config.revision}\u0000${settings.lateArrivalWindowDays}`;
+    let context = COMPILED_CONTEXTS.get(key);
+    if (!context) {
+      context = compileMeterContext(config, settings.lateArrivalWindowDays);
+      if (COMPILED_CONTEXTS.size >= MAX_COMPILED_CONTEXTS) {
+        COMPILED_CONTEXTS.clear();
+      }
+      COMPILED_CONTEXTS.set(key, context);
+    }
+    if (options.store) {
+      this.sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        JSON.stringify(config),
+      );
+    }
     this.#context = context;
     return context;
   }
@@ -213,7 +238,7 @@ export class AccountMeter extends DurableObject<Env> {
     if (!context) {
       const cached = this.#cachedConfig();
       if (cached) {
-        context = this.#install(cached);
+        context = this.#install(cached, { store: false });
       }
     }
     let unknownMeter = false;
@@ -331,8 +356,9 @@ export class AccountMeter extends DurableObject<Env> {
     let notified = false;
     let outbox: OutboxMessage[] = [];
     const seqs = this.#seqCounter();
-    const batch = this.ctx.storage.transactionSync(() => {
-      const result = applyBatch(this.sql, ready, request.events, nowMs);
+    const cache = this.#cache;
+    const batch = this.#transaction(() => {
+      const result = applyBatch(this.sql, ready, request.events, nowMs, cache);
       if (result.records.length > 0 || result.events.length > 0) {
         outbox = appendToOutbox(
           this.sql,
@@ -344,7 +370,7 @@ export class AccountMeter extends DurableObject<Env> {
           handOff,
         );
       }
-      const alerts = recordSpend(this.sql, ready.config, result.spendDeltas);
+      const alerts = recordSpend(this.sql, ready.config, result.spendDeltas, cache);
       for (const alert of alerts) {
         const id = `spend:${alert.periodStartMs}:${alert.percent}`;
         this.sql.exec(
@@ -420,7 +446,9 @@ export class AccountMeter extends DurableObject<Env> {
     if (!context) {
       const cached = this.#cachedConfig();
       try {
-        context = cached ? this.#install(cached) : await this.#contextFor(accountId);
+        context = cached
+          ? this.#install(cached, { store: false })
+          : await this.#contextFor(accountId);
       } catch (error) {
         this.#log.error("configuration unavailable", { error });
         return { status: "unavailable", detail: "The catalogue could not be read; retry shortly." };
@@ -441,7 +469,8 @@ export class AccountMeter extends DurableObject<Env> {
   async seal(accountId: string, periodStartMs: number, periodEndMs: number): Promise<PeriodTotals> {
     this.#remember(accountId);
     const nowMs = this.clock.nowMs();
-    const totals = this.ctx.storage.transactionSync(() => {
+    this.#cache.clear();
+    const totals = this.#transaction(() => {
       sealPeriod(this.sql, periodStartMs, periodEndMs, nowMs);
       return readPeriodTotals(this.sql, periodStartMs);
     });
@@ -552,7 +581,8 @@ export class AccountMeter extends DurableObject<Env> {
         .toArray()[0]?.value ?? 0,
     );
     if (context && nowMs - lastPrune >= PRUNE_INTERVAL_MS) {
-      this.ctx.storage.transactionSync(() => {
+      this.#cache.clear();
+      this.#transaction(() => {
         pruneExpired(this.sql, nowMs, context.lateArrivalWindowMs);
         this.sql.exec(
           "INSERT INTO meta (key, value) VALUES ('pruned_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -626,6 +656,20 @@ export class AccountMeter extends DurableObject<Env> {
     const changed = this.ctx.storage.transactionSync(() => markUnsent(this.sql, batchIds));
     await this.#scheduleAlarm(this.clock.nowMs());
     return changed;
+  }
+
+  /**
+   * One storage transaction. If it throws, the write-through cache may hold rows the rollback
+   * undid, so it is emptied before the error goes on.
+   */
+  #transaction<T>(work: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(work);
+    } catch (error) {
+      this.#cache.clear();
+      this.#seqs = null;
+      throw error;
+    }
   }
 
   #seqCounter(): SeqCounter {

@@ -94,6 +94,7 @@ eventRoutes.post("/v1/events", authenticate({ meterVerifies: true }), async (c) 
     c.req.raw.body,
     c.req.header("content-encoding") ?? null,
     contentType,
+    c.req.header("content-length") ? contentLength : null,
   );
   const decoded = decodeEvents(contentType, text);
   const gateway: MeterGateway = {

@@ -8,6 +8,7 @@ import { Decimal } from "../money/decimal.ts";
 import type { RatedRecord, RawEventRecord } from "../pipeline/rated-usage-message.ts";
 import { splitAccrual } from "./accrual.ts";
 import { payloadFingerprint } from "./fingerprint.ts";
+import { type BucketRow, MeterCache, type TotalsRow } from "./meter-cache.ts";
 import type { MeterContext, Segment } from "./meter-context.ts";
 import type { Sql, SqlValue } from "./sql.ts";
 
@@ -98,13 +99,16 @@ function combine(aggregation: Aggregation, current: Decimal, next: Decimal): Dec
  * per-meter aggregation by billing period and pricing segment, incremental rating, minute
  * buckets, breakdown totals and time-weighted series. Must run inside one storage transaction
  * (the caller's `transactionSync`): if anything throws, nothing of the batch is applied.
- * Returns the outcome per event and the rated records to put in the outbox.
+ * Returns the outcome per event and the rated records to put in the outbox. `cache` holds the
+ * meter's write-through copies of the rows it updates (the caller clears it if the transaction
+ * fails); without one, every row is read from SQLite.
  */
 export function applyBatch(
   sql: Sql,
   ctx: MeterContext,
   events: IndexedEvent[],
   nowMs: number,
+  cache: MeterCache = new MeterCache(),
 ): BatchResult {
   const result: BatchResult = {
     accepted: 0,
@@ -118,16 +122,17 @@ export function applyBatch(
   const buckets = new Map<string, BucketChange>();
   const dimensions = new Map<string, DimensionChange>();
   const seriesCache = new Map<string, SeriesState>();
-  const sealed = new Set<number>();
-  const knownPeriods = new Set<number>();
-  for (const row of sql.exec<{ start_ms: number; sealed_ms: number | null }>(
-    "SELECT start_ms, sealed_ms FROM periods",
-  )) {
-    knownPeriods.add(row.start_ms);
-    if (row.sealed_ms !== null) {
-      sealed.add(row.start_ms);
+  if (cache.periods === null) {
+    cache.periods = new Map();
+    for (const row of sql.exec<{ start_ms: number; end_ms: number; sealed_ms: number | null }>(
+      "SELECT start_ms, end_ms, sealed_ms FROM periods",
+    )) {
+      cache.periods.set(row.start_ms, { endMs: row.end_ms, sealed: row.sealed_ms !== null });
     }
   }
+  const periodCache = cache.periods;
+  const sealed = { has: (startMs: number) => periodCache.get(startMs)?.sealed === true };
+  const knownPeriods = { has: (startMs: number) => periodCache.has(startMs) };
   const newPeriods = new Map<number, number>();
   const oldestAcceptedMs = nowMs - ctx.lateArrivalWindowMs;
 
@@ -569,23 +574,37 @@ export function applyBatch(
 
   let recordNumber = 0;
   for (const group of groups.values()) {
-    const row = sql
-      .exec<{
-        quantity: string;
-        amount: string;
-        latest_ms: number | null;
-        latest_id: string | null;
-      }>(
-        "SELECT quantity, amount, latest_ms, latest_id FROM totals WHERE meter = ? AND period_start = ? AND segment = ?",
-        group.meter.key,
-        group.periodStartMs,
-        group.segment.id,
-      )
-      .toArray()[0];
+    const totalsKey = `${group.meter.key}\u0000${group.periodStartMs}\u0000${group.segment.id}`;
+    let row = cache.totals.get(totalsKey);
+    if (row === undefined) {
+      const stored = sql
+        .exec<{
+          quantity: string;
+          amount: string;
+          events: number;
+          latest_ms: number | null;
+          latest_id: string | null;
+        }>(
+          "SELECT quantity, amount, events, latest_ms, latest_id FROM totals WHERE meter = ? AND period_start = ? AND segment = ?",
+          group.meter.key,
+          group.periodStartMs,
+          group.segment.id,
+        )
+        .toArray()[0];
+      row = stored
+        ? {
+            quantity: stored.quantity,
+            amount: stored.amount,
+            events: stored.events,
+            latestMs: stored.latest_ms,
+            latestId: stored.latest_id,
+          }
+        : null;
+    }
     let quantity = row ? Decimal.from(row.quantity) : ZERO;
     let amount = row ? Decimal.from(row.amount) : ZERO;
-    let latestMs = row?.latest_ms ?? null;
-    let latestId = row?.latest_id ?? null;
+    let latestMs = row?.latestMs ?? null;
+    let latestId = row?.latestId ?? null;
     const price = group.segment.priceFor(group.meter.key);
     const changes: { day: string; quantityDelta: Decimal; amountDelta: Decimal; events: number }[] =
       [];
@@ -638,21 +657,29 @@ export function applyBatch(
       }
     }
 
+    const written: TotalsRow = {
+      quantity: quantity.toString(),
+      amount: amount.toString(),
+      events: (row?.events ?? 0) + group.events,
+      latestMs,
+      latestId,
+    };
     sql.exec(
       `INSERT INTO totals (meter, period_start, segment, quantity, amount, events, latest_ms, latest_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (meter, period_start, segment) DO UPDATE SET
-         quantity = excluded.quantity, amount = excluded.amount, events = events + excluded.events,
+         quantity = excluded.quantity, amount = excluded.amount, events = excluded.events,
          latest_ms = excluded.latest_ms, latest_id = excluded.latest_id`,
       group.meter.key,
       group.periodStartMs,
       group.segment.id,
-      quantity.toString(),
-      amount.toString(),
-      group.events,
+      written.quantity,
+      written.amount,
+      written.events,
       latestMs,
       latestId,
     );
+    cache.totals.set(totalsKey, written);
 
     let runningQuantity = row ? Decimal.from(row.quantity) : ZERO;
     let runningAmount = row ? Decimal.from(row.amount) : ZERO;
@@ -688,13 +715,21 @@ export function applyBatch(
   for (const bucket of buckets.values()) {
     const latest = bucket.meter.aggregation === "latest";
     const max = bucket.meter.aggregation === "max";
-    const existing = sql
-      .exec<{ quantity: string; latest_ms: number | null }>(
-        "SELECT quantity, latest_ms FROM minute_buckets WHERE meter = ? AND minute_ms = ?",
-        bucket.meter.key,
-        bucket.minuteMs,
-      )
-      .toArray()[0];
+    const bucketKey = `${bucket.meter.key}\u0000${bucket.minuteMs}`;
+    let cached = cache.buckets.get(bucketKey);
+    if (cached === undefined) {
+      const stored = sql
+        .exec<{ quantity: string; events: number; latest_ms: number | null }>(
+          "SELECT quantity, events, latest_ms FROM minute_buckets WHERE meter = ? AND minute_ms = ?",
+          bucket.meter.key,
+          bucket.minuteMs,
+        )
+        .toArray()[0];
+      cached = stored
+        ? { quantity: stored.quantity, events: stored.events, latestMs: stored.latest_ms }
+        : null;
+    }
+    const existing = cached ? { quantity: cached.quantity, latest_ms: cached.latestMs } : undefined;
     let quantity = bucket.quantity;
     let latestMs = bucket.latestMs;
     if (existing) {
@@ -709,16 +744,22 @@ export function applyBatch(
         latestMs = Math.max(existing.latest_ms ?? 0, bucket.latestMs);
       }
     }
+    const bucketRow: BucketRow = {
+      quantity: quantity.toString(),
+      events: (cached?.events ?? 0) + bucket.events,
+      latestMs,
+    };
     sql.exec(
       `INSERT INTO minute_buckets (meter, minute_ms, quantity, events, latest_ms) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (meter, minute_ms) DO UPDATE SET
-         quantity = excluded.quantity, events = events + excluded.events, latest_ms = excluded.latest_ms`,
+         quantity = excluded.quantity, events = excluded.events, latest_ms = excluded.latest_ms`,
       bucket.meter.key,
       bucket.minuteMs,
-      quantity.toString(),
-      bucket.events,
+      bucketRow.quantity,
+      bucketRow.events,
       latestMs,
     );
+    cache.buckets.set(bucketKey, bucketRow);
   }
 
   for (const change of dimensions.values()) {
@@ -784,6 +825,8 @@ export function applyBatch(
       startMs,
       endMs,
     );
+    periodCache.set(startMs, { endMs, sealed: false });
   }
+  cache.trim();
   return result;
 }

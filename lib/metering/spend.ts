@@ -1,6 +1,7 @@
 import type { AccountConfig } from "../catalogue/account-config.ts";
 import { Decimal } from "../money/decimal.ts";
 import { type CreditBalance, readCredits } from "./credits.ts";
+import type { MeterCache } from "./meter-cache.ts";
 import type { Sql } from "./sql.ts";
 
 /** A budget threshold crossed by this batch: raised once per period. */
@@ -23,16 +24,21 @@ export function recordSpend(
   sql: Sql,
   config: AccountConfig,
   deltas: Map<number, Decimal>,
+  cache?: MeterCache,
 ): SpendAlert[] {
   const alerts: SpendAlert[] = [];
   const budget = config.spend.budget === null ? null : Decimal.from(config.spend.budget);
   for (const [periodStartMs, delta] of deltas) {
-    const row = sql
-      .exec<{ amount: string; alerted: string }>(
-        "SELECT amount, alerted FROM spend WHERE period_start = ?",
-        periodStartMs,
-      )
-      .toArray()[0];
+    let row = cache?.spend.get(periodStartMs);
+    if (row === undefined) {
+      row =
+        sql
+          .exec<{ amount: string; alerted: string }>(
+            "SELECT amount, alerted FROM spend WHERE period_start = ?",
+            periodStartMs,
+          )
+          .toArray()[0] ?? null;
+    }
     const before = row ? Decimal.from(row.amount) : Decimal.ZERO;
     const after = before.add(delta);
     const alerted = new Set<number>(row ? (JSON.parse(row.alerted) as number[]) : []);
@@ -63,6 +69,10 @@ export function recordSpend(
       after.toString(),
       JSON.stringify([...alerted].sort((a, b) => a - b)),
     );
+    cache?.spend.set(periodStartMs, {
+      amount: after.toString(),
+      alerted: JSON.stringify([...alerted].sort((a, b) => a - b)),
+    });
   }
   return alerts;
 }

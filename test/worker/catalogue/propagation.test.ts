@@ -141,7 +141,7 @@ describe("catalogue changes reach the account meters", () => {
       { id: "before", timeMs: effectiveMs - 1_000, value: "10" },
       { id: "after", timeMs: effectiveMs + 1_000, value: "10" },
     ]);
-    expect(reply).toEqual({ status: "ok", accepted: 2, duplicates: 0, rejected: [] });
+    expect(reply).toEqual({ status: "ok", accepted: 2, duplicates: 0, rejected: [], outbox: [] });
     expect(await amountsBySegment(account.id, meter)).toEqual({
       [v1]: { quantity: "10", amount: "5" },
       [v2.id]: { quantity: "10", amount: "7" },
