@@ -4,6 +4,9 @@
  * isolate over 10 s of load, and prints the functions with the most self time. A diagnosis tool
  * for the ingestion benchmark; not part of `npm run bench`.
  */
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, workerEnv } from "../local-stack/stack.ts";
 import { migrateClickHouse } from "../migrations/clickhouse.ts";
@@ -12,8 +15,6 @@ import { startMiniflareWorker } from "../scripts/miniflare-worker.ts";
 import { BENCH_ADMIN_KEY, ROOT } from "./support/environment.ts";
 import { runLoad } from "./support/load.ts";
 import { BENCH_METERS, benchAccountId, seedBenchCatalogue } from "./support/seed.ts";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 
 interface ProfileNode {
   id: number;
@@ -26,7 +27,10 @@ const scenario = process.argv[2] ?? "batched";
 const inspectorPort = 9229 + Math.floor(Math.random() * 500);
 const dataDir = mkdtempSync(join(tmpdir(), "meterline-profile-"));
 const stack = await startStack({ dataDir, ephemeral: true });
-await migratePostgres({ url: stack.info.postgres.appUrl, wsProxy: stack.info["neon-proxy"].wsProxy });
+await migratePostgres({
+  url: stack.info.postgres.appUrl,
+  wsProxy: stack.info["neon-proxy"].wsProxy,
+});
 await migrateClickHouse({ ...stack.info.clickhouse, database: "meterline" });
 await seedBenchCatalogue(stack.info.postgres.appUrl, 1000);
 const worker = await startMiniflareWorker({
@@ -38,7 +42,12 @@ const worker = await startMiniflareWorker({
 const headers = { authorization: `Bearer ${BENCH_ADMIN_KEY}`, "content-type": "application/json" };
 const body = (n: number, tag: string) =>
   scenario === "single"
-    ? JSON.stringify({ id: `${tag}-${n}`, account: benchAccountId((n * 7919) % 1000), meter: BENCH_METERS.tokens, value: "5" })
+    ? JSON.stringify({
+        id: `${tag}-${n}`,
+        account: benchAccountId((n * 7919) % 1000),
+        meter: BENCH_METERS.tokens,
+        value: "5",
+      })
     : JSON.stringify(
         Array.from({ length: 1000 }, (_, i) => ({
           id: `${tag}-${n}-${i}`,
@@ -50,9 +59,22 @@ const body = (n: number, tag: string) =>
       );
 // Warm every meter.
 for (let n = 0; n < 100; n += 1) {
-  await fetch(`${worker.url}/v1/events`, { method: "POST", headers, body: JSON.stringify(Array.from({ length: 10 }, (_, a) => ({ id: `w-${n}-${a}`, account: benchAccountId(n * 10 + a), meter: BENCH_METERS.requests }))) });
+  await fetch(`${worker.url}/v1/events`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify(
+      Array.from({ length: 10 }, (_, a) => ({
+        id: `w-${n}-${a}`,
+        account: benchAccountId(n * 10 + a),
+        meter: BENCH_METERS.requests,
+      })),
+    ),
+  });
 }
-const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { webSocketDebuggerUrl: string; title: string }[];
+const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
+  webSocketDebuggerUrl: string;
+  title: string;
+}[];
 const target = targets.find((t) => t.title.includes("meterline")) ?? targets[0];
 if (!target) {
   throw new Error("no inspector target");
@@ -79,10 +101,17 @@ await send("Profiler.start");
 const result = await runLoad({
   connections: scenario === "single" ? 24 : 6,
   durationMs: 10_000,
-  request: (n) => ({ url: `${worker.url}/v1/events`, init: { method: "POST", headers, body: body(n, "p") } }),
+  request: (n) => ({
+    url: `${worker.url}/v1/events`,
+    init: { method: "POST", headers, body: body(n, "p") },
+  }),
 });
-const { profile } = (await send("Profiler.stop")) as { profile: { nodes: ProfileNode[]; samples: number[] } };
-console.log(`${scenario}: ${result.requestsPerSecond.toFixed(1)} req/s p50 ${result.p50Ms.toFixed(1)} ms`);
+const { profile } = (await send("Profiler.stop")) as {
+  profile: { nodes: ProfileNode[]; samples: number[] };
+};
+console.log(
+  `${scenario}: ${result.requestsPerSecond.toFixed(1)} req/s p50 ${result.p50Ms.toFixed(1)} ms`,
+);
 const self = new Map<string, number>();
 let total = 0;
 for (const node of profile.nodes) {

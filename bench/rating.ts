@@ -16,7 +16,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { AccountConfig } from "../lib/catalogue/account-config.ts";
 import { applyBatch, type IndexedEvent } from "../lib/metering/apply-batch.ts";
 import { compileMeterContext } from "../lib/metering/compile-context.ts";
-import { appendToOutbox } from "../lib/metering/outbox.ts";
+import { appendToOutbox, seqCounterFrom } from "../lib/metering/outbox.ts";
 import { migrateMeterSchema } from "../lib/metering/schema.ts";
 import { recordSpend } from "../lib/metering/spend.ts";
 import type { Sql, SqlCursor, SqlValue } from "../lib/metering/sql.ts";
@@ -295,6 +295,7 @@ function benchBatchPath(batches: number, priced: boolean): BatchBenchCase {
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
     const sql = nodeSql(db);
     migrateMeterSchema(sql);
+    const seqs = seqCounterFrom(sql);
     const config = benchConfig(priced);
     const context = compileMeterContext(config, 35);
     const nowMs = Date.UTC(2026, 2, 15, 12);
@@ -319,7 +320,8 @@ function benchBatchPath(batches: number, priced: boolean): BatchBenchCase {
       db.exec("BEGIN");
       try {
         const result = applyBatch(sql, context, events, nowMs);
-        appendToOutbox(sql, BENCH_ACCOUNT, nowMs, result.records, result.events);
+        // Handed over, as for the ingest API: the Worker sends the messages after the call.
+        appendToOutbox(sql, seqs, BENCH_ACCOUNT, nowMs, result.records, result.events, true);
         recordSpend(sql, config, result.spendDeltas);
         db.exec("COMMIT");
         return result.accepted;

@@ -321,13 +321,21 @@ async function measureLag(env: BenchEnvironment, durationMs: number, log: (line:
   };
 }
 
-/** Runs both measurements in one environment and returns the figures. */
+/**
+ * Runs both measurements in one environment and returns the figures: `env` when given (left
+ * running), else one started and stopped here.
+ */
 export async function benchSink(
-  options: { deliveries?: number; lagSeconds?: number; log?: (line: string) => void } = {},
+  options: {
+    deliveries?: number;
+    lagSeconds?: number;
+    log?: (line: string) => void;
+    env?: BenchEnvironment;
+  } = {},
 ): Promise<SinkBenchResult> {
   const log = options.log ?? (() => {});
   const deliveries = options.deliveries ?? 8;
-  const env = await startBenchEnvironment(log);
+  const env = options.env ?? (await startBenchEnvironment(log));
   try {
     const t = await measureThroughput(env, deliveries, log);
     const lagSeconds = options.lagSeconds ?? 15;
@@ -364,7 +372,9 @@ export async function benchSink(
       ingestEventsPerSecond: lag.ingestEventsPerSecond,
     };
   } finally {
-    await env.stop();
+    if (!options.env) {
+      await env.stop();
+    }
   }
 }
 

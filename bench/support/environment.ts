@@ -24,13 +24,18 @@ export interface BenchEnvironment {
   stop(): Promise<void>;
 }
 
-export async function startBenchEnvironment(log: (line: string) => void = () => {}): Promise<BenchEnvironment> {
+export async function startBenchEnvironment(
+  log: (line: string) => void = () => {},
+): Promise<BenchEnvironment> {
   // Not tmpfs: /tmp here is on the same disk as the project, so Durable Object state is on disk.
   const dataDir = mkdtempSync(join(process.env.BENCH_DATA_DIR ?? tmpdir(), "meterline-bench-"));
   log(`starting the local stack in ${dataDir}`);
   const stack = await startStack({ dataDir, ephemeral: true, onProgress: (m) => log(`  ${m}`) });
   try {
-    await migratePostgres({ url: stack.info.postgres.appUrl, wsProxy: stack.info["neon-proxy"].wsProxy });
+    await migratePostgres({
+      url: stack.info.postgres.appUrl,
+      wsProxy: stack.info["neon-proxy"].wsProxy,
+    });
     await migrateClickHouse({ ...stack.info.clickhouse, database: "meterline" });
     log("starting the Worker (Miniflare API, Durable Objects on disk)");
     const worker = await startMiniflareWorker({

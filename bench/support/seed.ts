@@ -34,12 +34,19 @@ export async function seedBenchCatalogue(databaseUrl: string, accounts: number):
       [BENCH_METERS.tokens, BENCH_METERS.requests],
     );
     await client.query("update catalogue_state set meters_revision = meters_revision + 1");
-    await client.query("insert into plans (id, key, name) values ('plan_bench', 'bench', 'Bench') on conflict do nothing");
+    await client.query(
+      "insert into plans (id, key, name) values ('plan_bench', 'bench', 'Bench') on conflict do nothing",
+    );
     await client.query(
       `insert into plan_versions (id, plan_id, version, effective_from, currency, base_fee, prices)
        values ('planv_bench_1', 'plan_bench', 1, '2000-01-01T00:00:00Z', 'USD', '10', $1)
        on conflict do nothing`,
-      [JSON.stringify({ [BENCH_METERS.tokens]: FIVE_TIER_GRADUATED, [BENCH_METERS.requests]: { model: "per_unit", unitPrice: "0.0001" } })],
+      [
+        JSON.stringify({
+          [BENCH_METERS.tokens]: FIVE_TIER_GRADUATED,
+          [BENCH_METERS.requests]: { model: "per_unit", unitPrice: "0.0001" },
+        }),
+      ],
     );
     const ids = Array.from({ length: accounts }, (_, n) => benchAccountId(n));
     await client.query(

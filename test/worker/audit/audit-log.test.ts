@@ -79,7 +79,13 @@ describe("audit trail", () => {
     const db = testDb();
     try {
       const verification = await verifyAuditChain(db, account);
-      expect(verification).toEqual({ accountId: account, ok: true, records: 12, headSeq: 12, problems: [] });
+      expect(verification).toEqual({
+        accountId: account,
+        ok: true,
+        records: 12,
+        headSeq: 12,
+        problems: [],
+      });
     } finally {
       await db.end();
     }
@@ -90,10 +96,12 @@ describe("audit trail", () => {
     await appendMany(account, 1);
     const db = testDb();
     try {
-      await expect(db.query("update audit_log set reason = 'x' where account_id = $1", [account])).rejects.toThrow(
-        /append-only/,
-      );
-      await expect(db.query("delete from audit_log where account_id = $1", [account])).rejects.toThrow(/append-only/);
+      await expect(
+        db.query("update audit_log set reason = 'x' where account_id = $1", [account]),
+      ).rejects.toThrow(/append-only/);
+      await expect(
+        db.query("delete from audit_log where account_id = $1", [account]),
+      ).rejects.toThrow(/append-only/);
     } finally {
       await db.end();
     }
@@ -104,17 +112,24 @@ describe("audit trail", () => {
     const holed = unique("aud");
     const cut = unique("aud");
     await Promise.all([appendMany(edited, 3), appendMany(holed, 3), appendMany(cut, 3)]);
-    await tamper("update audit_log set after = '{\"status\":\"paid\"}' where account_id = $1 and seq = 2", [edited]);
+    await tamper(
+      'update audit_log set after = \'{"status":"paid"}\' where account_id = $1 and seq = 2',
+      [edited],
+    );
     await tamper("delete from audit_log where account_id = $1 and seq = 2", [holed]);
     await tamper("delete from audit_log where account_id = $1 and seq = 3", [cut]);
     const db = testDb();
     try {
-      expect((await verifyAuditChain(db, edited)).problems).toEqual([{ seq: 2, problem: "hash_mismatch" }]);
+      expect((await verifyAuditChain(db, edited)).problems).toEqual([
+        { seq: 2, problem: "hash_mismatch" },
+      ]);
       expect((await verifyAuditChain(db, holed)).problems).toEqual([
         { seq: 2, problem: "gap" },
         { seq: 3, problem: "broken_link" },
       ]);
-      expect((await verifyAuditChain(db, cut)).problems).toEqual([{ seq: 3, problem: "missing_tail" }]);
+      expect((await verifyAuditChain(db, cut)).problems).toEqual([
+        { seq: 3, problem: "missing_tail" },
+      ]);
     } finally {
       await db.end();
     }
@@ -129,9 +144,15 @@ describe("audit trail", () => {
     );
     expect(page.data.map((r) => r.seq)).toEqual([3, 2]);
     expect(page.nextBefore).toBe(2);
-    const rest = await callJson<{ data: { seq: number }[] }>(`/v1/accounts/${account}/audit?limit=2&before=2`, 200);
+    const rest = await callJson<{ data: { seq: number }[] }>(
+      `/v1/accounts/${account}/audit?limit=2&before=2`,
+      200,
+    );
     expect(rest.data.map((r) => r.seq)).toEqual([1]);
-    expect(await callJson(`/v1/accounts/${account}/audit/verify`, 200)).toMatchObject({ ok: true, records: 3 });
+    expect(await callJson(`/v1/accounts/${account}/audit/verify`, 200)).toMatchObject({
+      ok: true,
+      records: 3,
+    });
     expect((await call(`/v1/accounts/${account}/audit`, { key: null })).status).toBe(401);
   });
 });
