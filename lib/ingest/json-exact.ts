@@ -8,6 +8,13 @@ import { INGEST_LIMITS } from "./limits.ts";
  */
 const MAYBE_INEXACT_NUMBER = /\d[\d.]{15,}|\d[eE][+-]?\d/;
 
+/**
+ * The whole-body screen: such a literal where JSON puts numbers, right after `:`, `[` or `,`.
+ * Text inside strings (UUIDs full of "1e4", timestamps) seldom looks like that, so bodies with
+ * only ordinary numbers take the fast path; a string that does merely costs the slow path.
+ */
+const MAYBE_INEXACT_LITERAL = /[:[,]\s*-?(?:\d[\d.]{15,}|\d+(?:\.\d+)?[eE])/;
+
 /** Thrown by `parseJsonExact` for text nesting deeper than INGEST_LIMITS.maxJsonDepth. */
 export class JsonTooDeepError extends Error {
   constructor() {
@@ -51,7 +58,7 @@ function nestsDeeperThan(text: string, limit: number): boolean {
  * Throws SyntaxError for text that is not JSON.
  */
 export function parseJsonExact(text: string): unknown {
-  if (!MAYBE_INEXACT_NUMBER.test(text)) {
+  if (!MAYBE_INEXACT_LITERAL.test(text)) {
     return JSON.parse(text);
   }
   if (nestsDeeperThan(text, INGEST_LIMITS.maxJsonDepth)) {

@@ -75,10 +75,11 @@ function grantsInOrder(sql: Sql): GrantRow[] {
  */
 export function drawDownCredits(sql: Sql, periodContaining: (ms: number) => Span): void {
   const grants = grantsInOrder(sql);
-  sql.exec("DELETE FROM credit_drawdown");
   if (grants.length === 0) {
+    // No grants, no drawdown rows: applyCreditSnapshot clears them when grants go away.
     return;
   }
+  sql.exec("DELETE FROM credit_drawdown");
   const reconciled = Number(meta(sql, "credits_reconciled_ms") ?? Number.NEGATIVE_INFINITY);
   const available = new Map(grants.map((g) => [g.grant_id, Decimal.from(g.remaining)]));
   const periods = sql
@@ -133,6 +134,7 @@ export function applyCreditSnapshot(
   }
   const { exponent } = getCurrency(snapshot.currency);
   sql.exec("DELETE FROM credit_grants");
+  sql.exec("DELETE FROM credit_drawdown");
   for (const grant of snapshot.grants) {
     sql.exec(
       `INSERT INTO credit_grants (grant_id, remaining, priority, effective_ms, expires_ms, created_ms)
