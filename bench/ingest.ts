@@ -7,7 +7,11 @@
  *   batched  — requests of 1,000 events, each carrying 100 events for each of 10 accounts, over
  *              1,000 accounts;
  *   ceiling  — the same requests to a route that only parses and discards them;
- *   single   — one event per request, accounts spread over the same 1,000.
+ *   write ceiling — the same requests to a route that parses them and makes one minimal durable
+ *              write in each named account's meter: what Durable Object storage itself allows;
+ *   single   — one event per request, accounts spread over the same 1,000; and its write
+ *              ceiling (one minimal write per request, same accounts).
+ * Set BENCH_DATA_DIR to put the state elsewhere (e.g. /dev/shm, to see what the disk costs).
  */
 import { type BenchEnvironment, startBenchEnvironment } from "./support/environment.ts";
 import { type LoadResult, runLoad } from "./support/load.ts";
@@ -17,6 +21,10 @@ export interface IngestBenchResult {
   eventsPerSecond: number;
   ceilingEventsPerSecond: number;
   ratioToCeiling: number;
+  /** One minimal durable write per account of each request, same requests. */
+  writeCeilingEventsPerSecond: number;
+  ratioToWriteCeiling: number;
+  singleWriteCeilingRequestsPerSecond: number;
   /** After the batched phase: seconds until the pipeline had landed everything (sampled accounts). */
   drainSeconds: number;
   p50Ms: number;
@@ -26,7 +34,9 @@ export interface IngestBenchResult {
   singleP99Ms: number;
   batched: LoadResult;
   ceiling: LoadResult;
+  writeCeiling: LoadResult;
   single: LoadResult;
+  singleWriteCeiling: LoadResult;
 }
 
 const ACCOUNTS = 1_000;
@@ -137,6 +147,15 @@ export async function benchIngest(
       init: requestInit(env.adminKey, batchBody(`${runId}c`, n, nowIso())),
     }),
   });
+  log(`write ceiling: ${durationMs / 1000} s, the same requests, one minimal write per account`);
+  const writeCeiling = await runLoad({
+    connections: 6,
+    durationMs,
+    request: (n) => ({
+      url: `${env.url}/_bench/write`,
+      init: requestInit(env.adminKey, batchBody(`${runId}w`, n, nowIso())),
+    }),
+  });
   log(`batched: ${durationMs / 1000} s, 1,000 events per request`);
   const batched = await runLoad({
     connections: 6,
@@ -164,6 +183,18 @@ export async function benchIngest(
       ),
     }),
   });
+  log(`single write ceiling: ${durationMs / 1000} s, one minimal write per request`);
+  const singleWriteCeiling = await runLoad({
+    connections: 24,
+    durationMs,
+    request: (n) => ({
+      url: `${env.url}/_bench/write`,
+      init: requestInit(
+        env.adminKey,
+        JSON.stringify({ id: `${runId}-sw-${n}`, account: benchAccountId((n * 7919) % ACCOUNTS) }),
+      ),
+    }),
+  });
   const events = ACCOUNTS_PER_REQUEST * EVENTS_PER_ACCOUNT;
   const eventsPerSecond = batched.requestsPerSecond * events;
   const ceilingEventsPerSecond = ceiling.requestsPerSecond * events;
@@ -171,6 +202,9 @@ export async function benchIngest(
     eventsPerSecond,
     ceilingEventsPerSecond,
     ratioToCeiling: eventsPerSecond / ceilingEventsPerSecond,
+    writeCeilingEventsPerSecond: writeCeiling.requestsPerSecond * events,
+    ratioToWriteCeiling: eventsPerSecond / (writeCeiling.requestsPerSecond * events),
+    singleWriteCeilingRequestsPerSecond: singleWriteCeiling.requestsPerSecond,
     drainSeconds,
     p50Ms: batched.p50Ms,
     p99Ms: batched.p99Ms,
@@ -179,7 +213,9 @@ export async function benchIngest(
     singleP99Ms: single.p99Ms,
     batched,
     ceiling,
+    writeCeiling,
     single,
+    singleWriteCeiling,
   };
 }
 
@@ -192,8 +228,14 @@ if (import.meta.main) {
       `${name.padEnd(9)} ${r.requestsPerSecond.toFixed(1).padStart(9)} req/s ${(r.requestsPerSecond * perRequest).toFixed(0).padStart(9)} events/s  p50 ${r.p50Ms.toFixed(1).padStart(7)} ms  p99 ${r.p99Ms.toFixed(1).padStart(7)} ms  errors ${r.errors} ${JSON.stringify(r.statusCounts)}`;
     console.log(row("batched", result.batched, 1000));
     console.log(row("ceiling", result.ceiling, 1000));
+    console.log(row("writes", result.writeCeiling, 1000));
     console.log(row("single", result.single, 1));
+    console.log(row("1-writes", result.singleWriteCeiling, 1));
     console.log(`batched / ceiling = ${(result.ratioToCeiling * 100).toFixed(1)} %`);
+    console.log(`batched / write ceiling = ${(result.ratioToWriteCeiling * 100).toFixed(1)} %`);
+    console.log(
+      `single / single write ceiling = ${((result.singleRequestsPerSecond / result.singleWriteCeilingRequestsPerSecond) * 100).toFixed(1)} %`,
+    );
     console.log(`pipeline drained ${result.drainSeconds.toFixed(1)} s after the batched phase`);
   } finally {
     await env.stop();

@@ -40,7 +40,7 @@ function loadErrors(...results: LoadResult[]): number {
 
 export function summariseIngest(r: IngestBenchResult): Summary {
   const row = (figure: string, value: string): Row => ({ figure, value, runtime: "workerd" });
-  const errors = loadErrors(r.batched, r.ceiling, r.single);
+  const errors = loadErrors(r.batched, r.ceiling, r.writeCeiling, r.single, r.singleWriteCeiling);
   return {
     rows: [
       row("batched: 1,000 events/request, 6 connections", `${count(r.eventsPerSecond)} events/s`),
@@ -49,22 +49,34 @@ export function summariseIngest(r: IngestBenchResult): Summary {
         `${count(r.ceilingEventsPerSecond)} events/s`,
       ),
       row("batched / ceiling", percent(r.ratioToCeiling)),
+      row(
+        "write ceiling: same requests, one minimal write per account",
+        `${count(r.writeCeilingEventsPerSecond)} events/s`,
+      ),
+      row("batched / write ceiling", percent(r.ratioToWriteCeiling)),
       row("batched request p50 / p99", `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`),
       row("pipeline drained after the batched phase", `${r.drainSeconds.toFixed(1)} s`),
       row("single: 1 event/request, 24 connections", `${count(r.singleRequestsPerSecond)} req/s`),
       row("single request p50 / p99", `${ms(r.singleP50Ms)} / ${ms(r.singleP99Ms)}`),
+      row(
+        "single write ceiling: one minimal write per request",
+        `${count(r.singleWriteCeilingRequestsPerSecond)} req/s`,
+      ),
       row("failed requests (all scenarios)", count(errors)),
     ],
     figures: {
       events_per_second: whole(r.eventsPerSecond),
       ceiling_events_per_second: whole(r.ceilingEventsPerSecond),
       ratio_to_ceiling: Math.round(r.ratioToCeiling * 1000) / 1000,
+      write_ceiling_events_per_second: whole(r.writeCeilingEventsPerSecond),
+      ratio_to_write_ceiling: Math.round(r.ratioToWriteCeiling * 1000) / 1000,
       p50_ms: tenth(r.p50Ms),
       p99_ms: tenth(r.p99Ms),
       drain_seconds: tenth(r.drainSeconds),
       single_requests_per_second: whole(r.singleRequestsPerSecond),
       single_p50_ms: tenth(r.singleP50Ms),
       single_p99_ms: tenth(r.singleP99Ms),
+      single_write_ceiling_requests_per_second: whole(r.singleWriteCeilingRequestsPerSecond),
       errors,
       scenario_seconds: tenth(r.batched.seconds),
       runtime: RUNTIMES.workerd,

@@ -708,6 +708,24 @@ export class AccountMeter extends DurableObject<Env> {
       .map((row) => ({ startMs: row.start_ms, endMs: row.end_ms, sealed: row.sealed_ms !== null }));
   }
 
+  /**
+   * Benchmark baseline, local environment only: one minimal durable write (a row in `meta`) in
+   * one storage transaction, so the benchmark can measure what the runtime's storage allows.
+   */
+  async diagnosticWrite(accountId: string, token: string): Promise<void> {
+    if (configFor(this.env).environment !== "local") {
+      throw new Error("diagnosticWrite is for local benchmarks only");
+    }
+    this.#remember(accountId);
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        `INSERT INTO meta (key, value) VALUES ('diagnostic', ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        token,
+      );
+    });
+  }
+
   /** Outbox depth and age, for pipeline health. */
   async pipelineState(): Promise<{
     outboxRows: number;
