@@ -100,6 +100,30 @@ export const MinorUnitsScalar = new GraphQLScalarType<string, string>({
   parseLiteral: (node) => minorUnits(literalText(node)),
 });
 
+/**
+ * A whole number beyond GraphQL's 32-bit Int: event counts and millisecond lags reach 2^31 in
+ * real use (two billion events in a period; a batch replayed a month late). Sent as a JSON
+ * number, exact up to 2^53 - 1; output only.
+ */
+export const LongScalar = new GraphQLScalarType<number, number>({
+  name: "Long",
+  description: "A whole number up to 2^53 - 1 in magnitude, as a JSON number.",
+  serialize(value) {
+    const n =
+      typeof value === "bigint" ? Number(value) : typeof value === "string" ? Number(value) : value;
+    if (typeof n !== "number" || !Number.isSafeInteger(n)) {
+      throw new TypeError(`Long cannot represent ${String(value)}`);
+    }
+    return n;
+  },
+  parseValue() {
+    throw badInput("Long arguments are not accepted");
+  },
+  parseLiteral() {
+    throw badInput("Long arguments are not accepted");
+  },
+});
+
 /** Structured data the schema does not type further (plan prices, audit snapshots). */
 export const JSONScalar = new GraphQLScalarType<unknown, unknown>({
   name: "JSON",

@@ -1,7 +1,13 @@
 import { Decimal } from "../../money/decimal.ts";
 import { formatMoney, fromMinorUnits } from "../../money/money.ts";
 import type { GraphQLContext } from "../context.ts";
-import { DateTimeScalar, DecimalScalar, JSONScalar, MinorUnitsScalar } from "../scalars.ts";
+import {
+  DateTimeScalar,
+  DecimalScalar,
+  JSONScalar,
+  LongScalar,
+  MinorUnitsScalar,
+} from "../scalars.ts";
 
 /** A resolver map as graphql-tools takes it; parents and arguments are typed per resolver. */
 export type ResolverMap = Record<string, unknown>;
@@ -49,6 +55,8 @@ scalar DateTime
 scalar Decimal
 scalar MinorUnits
 scalar JSON
+"""A whole number up to 2^53 - 1 in magnitude (counts and durations that outgrow Int)."""
+scalar Long
 
 """Where a page ends, and whether another follows."""
 type PageInfo {
@@ -89,6 +97,7 @@ export const commonResolvers: ResolverMap = {
   Decimal: DecimalScalar,
   MinorUnits: MinorUnitsScalar,
   JSON: JSONScalar,
+  Long: LongScalar,
   Money: {
     formatted: (value: MoneyValue) =>
       formatMoney(fromMinorUnits(BigInt(value.amountMinor), value.currency), value.currency),

@@ -65,7 +65,7 @@ type OutboxDepth {
 
 type QueueBacklog {
   backlogCount: Int!
-  backlogBytes: Int!
+  backlogBytes: Long!
   oldestMessageAt: DateTime
 }
 
@@ -84,9 +84,9 @@ type RetrySummary {
 type LedgerLag {
   windowMinutes: Int!
   batches: Int!
-  events: Int!
-  maxLagMs: Int
-  avgLagMs: Int
+  events: Long!
+  maxLagMs: Long
+  avgLagMs: Long
   lastReceivedAt: DateTime
 }
 
@@ -135,7 +135,7 @@ type DriftRow {
 type DriftTotals {
   quantity: Decimal!
   amount: Decimal!
-  events: Int!
+  events: Long!
 }
 
 """The scheduled drift check, run now: up to 50 accounts, troubled and recently active first."""

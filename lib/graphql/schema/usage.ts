@@ -50,7 +50,7 @@ type MeterUsage {
   aggregation: Aggregation!
   quantity: Decimal!
   amount: RatedAmount!
-  events: Int!
+  events: Long!
   """Per pricing segment (a plan version's window inside the period)."""
   segments: [UsageSegment!]!
   """Minute buckets of the window asked for on \`usage\`, oldest first; empty minutes omitted."""
@@ -61,14 +61,14 @@ type UsageSegment {
   segment: String!
   quantity: Decimal!
   amount: RatedAmount!
-  events: Int!
+  events: Long!
 }
 
 type UsageBucket {
   """Start of the minute (UTC)."""
   minute: DateTime!
   quantity: Decimal!
-  events: Int!
+  events: Long!
 }
 
 """Accepted events per time bucket and meter, from ClickHouse (each event counted once)."""
@@ -77,7 +77,7 @@ type UsageHistoryBucket {
   meter: String!
   """The \`groupBy\` property's value; null when not grouping or the event lacks it."""
   group: String
-  events: Int!
+  events: Long!
   valueSum: Decimal
   valueMax: Decimal
 }

@@ -250,4 +250,29 @@ describe("GraphQL reads", () => {
     expect(health.outbox.unreachable).toBe(0);
     expect(health.outbox.accountsChecked).toBeGreaterThan(0);
   });
+
+  it("reports a lag beyond GraphQL's 32-bit Int exactly (a batch applied 40 days after it was sent)", async () => {
+    const db = testDb();
+    const batch = unique("late-batch");
+    try {
+      await db.query(
+        `insert into rated_batches (batch_id, account_id, records, events, sent_at, received_at)
+         values ($1, $2, 1, 1, now() - interval '40 days', now())`,
+        [batch, unique("late-acct")],
+      );
+      const data = await gqlData<{ pipelineHealth: { ledgerLag: { maxLagMs: number } } }>(
+        "{ pipelineHealth { ledgerLag { maxLagMs avgLagMs events } } }",
+      );
+      // Other files' batches share the window and may be later still: compare with the table.
+      const { rows } = await db.query<{ max_ms: string }>(
+        `select (extract(epoch from max(received_at - sent_at)) * 1000)::bigint::text as max_ms
+           from rated_batches where received_at >= now() - interval '15 minutes'`,
+      );
+      expect(Number(rows[0]?.max_ms)).toBeGreaterThanOrEqual(40 * 24 * 3_600_000);
+      expect(data.pipelineHealth.ledgerLag.maxLagMs).toBe(Number(rows[0]?.max_ms));
+    } finally {
+      await db.query("delete from rated_batches where batch_id = $1", [batch]);
+      await db.end();
+    }
+  });
 });

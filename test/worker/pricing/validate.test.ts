@@ -213,6 +213,11 @@ const PLAN_CASES: [string, unknown, [string, string][]][] = [
     [["/name", "TOO_LONG"]],
   ],
   [
+    "a name with a control character",
+    { key: "pro", name: "Pro\u0000plan", versions: [VERSION] },
+    [["/name", "INVALID_TEXT"]],
+  ],
+  [
     "too many priced meters",
     {
       key: "pro",
