@@ -2,7 +2,8 @@
  * A small producer client for meterline's `POST /v1/events`, for Node 18+, Workers, Deno and
  * browsers (it needs only fetch and CompressionStream).
  *
- * - Batches events (by count and bytes) and sends batches concurrently.
+ * - Batches events (by count and bytes) and sends batches concurrently; events that must arrive
+ *   in order (the samples of one time-weighted series) keep their order with `orderKey`.
  * - Gzips bodies.
  * - Every event gets its id when it is tracked, so a retried batch carries the same ids and
  *   meterline counts each event once, reporting the repeats as duplicates.
@@ -48,6 +49,14 @@ export interface MeterlineClientOptions {
   maxBatchBytes?: number;
   /** Batches in flight at once. */
   concurrency?: number;
+  /**
+   * Events with the same key are delivered in the order they were tracked: a batch holding a
+   * key waits while an earlier batch holding it is still in flight (retries included). Use it
+   * for the samples of a time-weighted series, which meterline refuses out of order
+   * (`SAMPLE_OUT_OF_ORDER`), e.g. `(e) => e.properties?.deployment ?? null`. Without it,
+   * batches may overtake each other.
+   */
+  orderKey?: (event: UsageEventInput) => string | number | boolean | null | undefined;
   gzip?: boolean;
   maxRetries?: number;
   baseBackoffMs?: number;
@@ -95,11 +104,14 @@ async function gzip(text: string): Promise<ArrayBuffer> {
 }
 
 export class MeterlineClient {
-  readonly #options: Required<Omit<MeterlineClientOptions, "onBatch" | "fetch">> &
-    Pick<MeterlineClientOptions, "onBatch"> & { fetch: typeof fetch };
+  readonly #options: Required<Omit<MeterlineClientOptions, "onBatch" | "fetch" | "orderKey">> &
+    Pick<MeterlineClientOptions, "onBatch" | "orderKey"> & { fetch: typeof fetch };
   #pending: WireEvent[] = [];
   #pendingBytes = 0;
-  #inFlight = new Set<Promise<BatchResult>>();
+  /** The order keys of the queued events. */
+  #pendingKeys = new Set<string>();
+  /** Each batch in flight, with the order keys it holds. */
+  #inFlight = new Map<Promise<BatchResult>, Set<string>>();
   #results: BatchResult[] = [];
   #counter = 0;
 
@@ -155,6 +167,10 @@ export class MeterlineClient {
     }
     this.#pending.push(wire);
     this.#pendingBytes += bytes;
+    const key = this.#options.orderKey?.(event);
+    if (key !== null && key !== undefined) {
+      this.#pendingKeys.add(`${wire.account ?? ""}\u0000${String(key)}`);
+    }
     if (this.#pending.length >= this.#options.maxBatchEvents) {
       await this.#dispatch();
     }
@@ -167,7 +183,7 @@ export class MeterlineClient {
       await this.#dispatch();
     }
     while (this.#inFlight.size > 0) {
-      await Promise.race(this.#inFlight);
+      await Promise.race(this.#inFlight.keys());
     }
     const results = this.#results;
     this.#results = [];
@@ -176,18 +192,35 @@ export class MeterlineClient {
 
   async #dispatch(): Promise<void> {
     const batch = this.#pending;
+    const keys = this.#pendingKeys;
     this.#pending = [];
     this.#pendingBytes = 0;
-    while (this.#inFlight.size >= this.#options.concurrency) {
-      await Promise.race(this.#inFlight);
+    this.#pendingKeys = new Set();
+    while (this.#inFlight.size >= this.#options.concurrency || this.#holdsAny(keys)) {
+      await Promise.race(this.#inFlight.keys());
     }
     const sending = this.sendBatch(batch).then((result) => {
       this.#results.push(result);
       this.#options.onBatch?.(result);
       return result;
     });
-    this.#inFlight.add(sending);
+    this.#inFlight.set(sending, keys);
     void sending.finally(() => this.#inFlight.delete(sending));
+  }
+
+  /** Whether a batch in flight holds one of `keys`. */
+  #holdsAny(keys: Set<string>): boolean {
+    if (keys.size === 0) {
+      return false;
+    }
+    for (const held of this.#inFlight.values()) {
+      for (const key of keys) {
+        if (held.has(key)) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /** Sends one batch as one request, retrying as described above. Never throws. */

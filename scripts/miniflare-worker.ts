@@ -86,11 +86,27 @@ export async function startMiniflareWorker(
   mkdirSync(options.persistDir, { recursive: true });
   const previous = process.cwd();
   process.chdir(options.root);
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(options.root, "wrangler.toml"));
-  process.chdir(previous);
+  // wrangler checks the declared secrets against process.env here (there is no .dev.vars); the
+  // Worker gets them as bindings below, so let it see the same values instead of warning.
+  const saved = Object.keys(options.env).map((name) => [name, process.env[name]] as const);
+  Object.assign(process.env, options.env);
+  let workerOptions: Record<string, unknown>;
+  try {
+    workerOptions = unstable_getMiniflareWorkerOptions(join(options.root, "wrangler.toml"))
+      .workerOptions as Record<string, unknown>;
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) {
+        delete process.env[name];
+      } else {
+        process.env[name] = value;
+      }
+    }
+    process.chdir(previous);
+  }
   const logStream = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : null;
   const v4Options = {
-    ...(workerOptions as Record<string, unknown>),
+    ...workerOptions,
     name: "meterline",
     modules: [
       { type: "ESModule", path: scriptPath, contents: entry },

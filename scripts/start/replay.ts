@@ -74,6 +74,8 @@ export async function replay(
     baseBackoffMs: 250,
     maxBackoffMs: 4_000,
     maxRetries: 12,
+    // The samples of one deployment's vCPU series must arrive in order; tokens need no order.
+    orderKey: (event) => event.properties?.deployment as string | undefined,
     onBatch: (result) => {
       totals = {
         accepted: totals.accepted + result.accepted,

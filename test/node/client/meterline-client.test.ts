@@ -133,4 +133,68 @@ describe("MeterlineClient", () => {
     expect(retryAfterMs("soon", 0)).toBeNull();
     expect(retryAfterMs(null, 0)).toBeNull();
   });
+
+  it("keeps the events of one order key in order: a batch holding the key waits for the one before", async () => {
+    // Arrivals as the server saw them: the series each request held, and the series of the
+    // requests still unanswered at that moment.
+    const arrivals: { series: string[]; open: string[] }[] = [];
+    const open = new Map<number, { series: string[]; answer: () => void }>();
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const events = JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()) as {
+          properties: { deployment: string };
+        }[];
+        const series = [...new Set(events.map((e) => e.properties.deployment))];
+        arrivals.push({ series, open: [...open.values()].flatMap((o) => o.series) });
+        const n = arrivals.length;
+        open.set(n, {
+          series,
+          answer: () => {
+            open.delete(n);
+            res.writeHead(202, { "content-type": "application/json" });
+            res.end(JSON.stringify({ accepted: events.length, duplicates: 0, rejected: [] }));
+          },
+        });
+        // The first request is held until the second arrives: proof that unrelated batches
+        // still travel together. Later ones are answered at once.
+        if (n === 2) {
+          open.get(1)?.answer();
+          open.get(2)?.answer();
+        } else if (n > 2) {
+          open.get(n)?.answer();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const c = client(url, [], {
+      maxBatchEvents: 2,
+      concurrency: 4,
+      orderKey: (e) => e.properties?.deployment as string,
+    });
+    for (const [deployment, s] of [
+      ["a", 0],
+      ["a", 10],
+      ["c", 0],
+      ["c", 10],
+      ["a", 20],
+      ["a", 30],
+    ] as const) {
+      await c.track({
+        meter: "vcpu",
+        value: "1",
+        properties: { deployment },
+        id: `${deployment}${s}`,
+      });
+    }
+    const results = await c.flush();
+    expect(results.map((r) => r.accepted)).toEqual([2, 2, 2]);
+    expect(arrivals).toEqual([
+      { series: ["a"], open: [] },
+      { series: ["c"], open: ["a"] },
+      { series: ["a"], open: [] },
+    ]);
+  });
 });
