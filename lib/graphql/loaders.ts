@@ -15,6 +15,7 @@ import { readAccounts, readMeters, readPlans } from "./sources/catalogue.ts";
 import {
   creditBalancesOfAccounts,
   creditGrantsOfAccounts,
+  creditMovementsOfGrants,
   creditNotesOfInvoices,
 } from "./sources/credits.ts";
 import { invoicesOfAccounts, linesOfInvoices, readInvoices } from "./sources/invoices.ts";
@@ -69,6 +70,10 @@ export function createLoaders(deps: GraphQLDeps, nowMs: number) {
     creditBalances: groupLoader(
       (ids) => creditBalancesOfAccounts(db, ids, nowMs),
       (b) => b.accountId,
+    ),
+    creditMovements: groupLoader(
+      (ids) => creditMovementsOfGrants(db, ids),
+      (m) => m.grantId,
     ),
     creditNotes: groupLoader(
       (ids) => creditNotesOfInvoices(db, ids),

@@ -5,7 +5,11 @@ import { INVOICE_TRANSITIONS } from "../../invoicing/status.ts";
 import { decodeCursor, pageArgs, sliceConnection, toConnection } from "../connection.ts";
 import type { GraphQLContext } from "../context.ts";
 import { enumValues } from "../scalars.ts";
-import type { CreditGrantRecord, CreditNoteRecord } from "../sources/credits.ts";
+import type {
+  CreditGrantRecord,
+  CreditMovementRecord,
+  CreditNoteRecord,
+} from "../sources/credits.ts";
 import {
   type InvoiceLineRecord,
   type InvoiceRecord,
@@ -112,6 +116,27 @@ type CreditGrant {
   description: String!
   voidedAt: DateTime
   createdAt: DateTime!
+  """Every movement of this grant's credit, oldest first; they sum to \`remaining\`."""
+  movements(first: Int = 20, after: String): CreditMovementConnection
+}
+
+"""One signed movement of credit: granted, consumed by an invoice, given back, expired, voided."""
+type CreditMovement {
+  id: ID!
+  kind: CreditMovementKind!
+  """Positive adds to the grant, negative takes from it."""
+  amount: Money!
+  """The invoice that consumed the credit or gave it back."""
+  invoice: Invoice
+  occurredAt: DateTime!
+}
+
+enum CreditMovementKind {
+  GRANT
+  CONSUME
+  REVERSE
+  EXPIRE
+  VOID
 }
 
 type CreditNote {
@@ -126,7 +151,7 @@ type CreditNote {
   createdAt: DateTime!
 }
 
-${connectionTypes("Invoice", "InvoiceLine", "InvoiceRun", "CreditGrant", "CreditNote")}
+${connectionTypes("Invoice", "InvoiceLine", "InvoiceRun", "CreditGrant", "CreditMovement", "CreditNote")}
 
 extend type Account {
   """Newest period first."""
@@ -264,6 +289,14 @@ export const billingResolvers: ResolverMap = {
   CreditGrant: {
     amount: (g: CreditGrantRecord) => money(g.amountMinor, g.currency),
     remaining: (g: CreditGrantRecord) => money(g.remainingMinor, g.currency),
+    movements: async (g: CreditGrantRecord, args: ListArgs, ctx: GraphQLContext) =>
+      sliceConnection(await ctx.loaders.creditMovements.load(g.id), pageArgs(args), (m) => m.id),
+  },
+  CreditMovementKind: enumValues(["grant", "consume", "reverse", "expire", "void"]),
+  CreditMovement: {
+    amount: (m: CreditMovementRecord) => money(m.amountMinor, m.currency),
+    invoice: (m: CreditMovementRecord, _: unknown, ctx: GraphQLContext) =>
+      m.invoiceId === null ? null : ctx.loaders.invoice.load(m.invoiceId),
   },
   CreditNote: {
     subtotal: (n: CreditNoteRecord) => money(n.subtotalMinor, n.currency),

@@ -165,3 +165,46 @@ export async function creditNotesOfInvoices(
     createdAt: row.created_at.toISOString(),
   }));
 }
+
+/** One signed movement of a grant's credit (migration 0008's append-only credit ledger). */
+export interface CreditMovementRecord {
+  id: string;
+  grantId: string;
+  /** grant, consume (by an invoice), reverse (that invoice voided), expire or void. */
+  kind: string;
+  /** Signed: positive adds to the grant, negative takes from it. */
+  amountMinor: string;
+  currency: string;
+  invoiceId: string | null;
+  occurredAt: string;
+}
+
+/** The movements of each grant, in the order they were written: one query for many grants. */
+export async function creditMovementsOfGrants(
+  db: Queryable,
+  grantIds: readonly string[],
+): Promise<CreditMovementRecord[]> {
+  const { rows } = await db.query<{
+    id: string;
+    grant_id: string;
+    kind: string;
+    amount_minor: string;
+    currency: string;
+    invoice_id: string | null;
+    occurred_at: Date;
+  }>(
+    `select id, grant_id, kind, amount_minor::text as amount_minor, currency, invoice_id,
+            occurred_at
+       from credit_ledger where grant_id = any($1::text[]) order by grant_id, seq`,
+    [grantIds],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    grantId: row.grant_id,
+    kind: row.kind,
+    amountMinor: row.amount_minor,
+    currency: row.currency.trim(),
+    invoiceId: row.invoice_id,
+    occurredAt: row.occurred_at.toISOString(),
+  }));
+}

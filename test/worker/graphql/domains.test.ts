@@ -119,6 +119,13 @@ describe("GraphQL reads across the domains", () => {
          values ($1, $2, 'promotional', 'USD', 2500, 1999, 10, '2026-01-01T00:00:00Z', 'Welcome', now())`,
         [`cg_${invoiceId}`, accountId],
       );
+      await db.query(
+        `insert into credit_ledger (id, grant_id, account_id, kind, amount_minor, currency,
+                                    invoice_id, occurred_at)
+         values ($1, $3, $4, 'grant', 2500, 'USD', null, '2026-01-01T00:00:00Z'),
+                ($2, $3, $4, 'consume', -501, 'USD', $5, '2026-02-01T00:00:00Z')`,
+        [`cl1_${invoiceId}`, `cl2_${invoiceId}`, `cg_${invoiceId}`, accountId, invoiceId],
+      );
     } finally {
       await db.end();
     }
@@ -127,7 +134,8 @@ describe("GraphQL reads across the domains", () => {
         invoice(id: $invoice) { payments { nodes { attemptNo status failureCode amount { formatted }
           disputes { nodes { status reason amount { amountMinor } } } } } }
         account(id: $account) { creditBalance { amountMinor formatted }
-          creditGrants { nodes { kind amount { amountMinor } remaining { amountMinor } description } } }
+          creditGrants { nodes { kind amount { amountMinor } remaining { amountMinor } description
+            movements { nodes { kind amount { amountMinor formatted } invoice { id } occurredAt } } } } }
       }`,
       { invoice: invoiceId, account: accountId },
     );
@@ -169,6 +177,22 @@ describe("GraphQL reads across the domains", () => {
               amount: { amountMinor: "2500" },
               remaining: { amountMinor: "1999" },
               description: "Welcome",
+              movements: {
+                nodes: [
+                  {
+                    kind: "GRANT",
+                    amount: { amountMinor: "2500", formatted: "USD 25.00" },
+                    invoice: null,
+                    occurredAt: "2026-01-01T00:00:00.000Z",
+                  },
+                  {
+                    kind: "CONSUME",
+                    amount: { amountMinor: "-501", formatted: "USD -5.01" },
+                    invoice: { id: invoiceId },
+                    occurredAt: "2026-02-01T00:00:00.000Z",
+                  },
+                ],
+              },
             },
           ],
         },
