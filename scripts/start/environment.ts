@@ -35,15 +35,44 @@ export interface DemoEnvironment {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+/**
+ * A free port for the Worker, held by a listening socket until `release` — the stack's servers
+ * and their outgoing connections start meanwhile, and the kernel hands none of them a port
+ * someone listens on.
+ */
+function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
+    const holder = createNetServer();
+    holder.once("error", reject);
+    holder.listen(0, "127.0.0.1", () => {
+      const { port } = holder.address() as AddressInfo;
+      resolve({
+        port,
+        release: () => new Promise<void>((done) => holder.close(() => done())),
+      });
     });
   });
+}
+
+/** Starts the Worker on `port`, retrying while another process briefly holds it. */
+async function launchOnPort(
+  launch: () => Promise<MiniflareWorker>,
+  port: number,
+): Promise<MiniflareWorker> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await launch();
+    } catch (error) {
+      const inUse = String((error as { code?: unknown }).code ?? error).includes("ADDRESS_IN_USE");
+      if (!inUse || attempt === 10) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
+      if (attempt === 1) {
+        process.stderr.write(`  port ${port} is busy; retrying\n`);
+      }
+    }
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -99,7 +128,8 @@ export async function startDemoEnvironment(options: {
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   const notificationUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
-  const port = await freePort();
+  const reservation = await reservePort();
+  const port = reservation.port;
   const url = `http://127.0.0.1:${port}`;
   const stack = await startStack({
     dataDir: join(dataDir, "stack"),
@@ -133,7 +163,8 @@ export async function startDemoEnvironment(options: {
     const logFile = join(dataDir, "stack", "logs", "worker.log");
     const launch = () =>
       startMiniflareWorker({ root: options.root, env, persistDir, port, bundleDir, logFile });
-    let worker = await launch();
+    await reservation.release();
+    let worker = await launchOnPort(launch, port);
     const demo: DemoEnvironment = {
       stack,
       worker,
@@ -144,7 +175,7 @@ export async function startDemoEnvironment(options: {
       notificationUrl,
       async restartWorker() {
         await worker.stop();
-        worker = await launch();
+        worker = await launchOnPort(launch, port);
         demo.worker = worker;
       },
       async stop() {
@@ -155,6 +186,7 @@ export async function startDemoEnvironment(options: {
     };
     return demo;
   } catch (error) {
+    await reservation.release().catch(() => {});
     await stack.stop();
     receiver.close();
     throw error;
