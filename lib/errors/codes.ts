@@ -28,6 +28,10 @@ export const ERROR_CODES = {
     title: "The idempotency key was reused with other parameters",
   },
   RATE_LIMITED: { status: 429, title: "Too many requests" },
+  AMOUNT_TOO_LARGE: {
+    status: 422,
+    title: "An amount is beyond what the API can state exactly",
+  },
   // GraphQL (lib/graphql): limits on what one query may ask for, and its argument errors
   QUERY_TOO_DEEP: { status: 400, title: "The query nests fields too deeply" },
   QUERY_TOO_COSTLY: { status: 400, title: "The query asks for too much at once" },

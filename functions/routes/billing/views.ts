@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { CreditGrant, LedgerEntry } from "../../../lib/billing/credits.ts";
 import type { UpcomingInvoice } from "../../../lib/billing/preview.ts";
+import { AppError } from "../../../lib/errors/index.ts";
 import type { CreditNote } from "../../../lib/invoicing/credit-notes.ts";
 import type { Invoice, InvoiceDocument } from "../../../lib/invoicing/invoices.ts";
 import { INVOICE_TRANSITIONS } from "../../../lib/invoicing/status.ts";
@@ -10,10 +11,18 @@ import { fromMinorUnits } from "../../../lib/money/money.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** Minor units as a JSON integer; throws RangeError where a number would lose digits. */
+/**
+ * Minor units as a JSON integer. Beyond ±(2^53 − 1) a number would lose digits, so the answer
+ * is a 422 AMOUNT_TOO_LARGE problem rather than a wrong figure (or a bare 500).
+ */
 export function minor(value: bigint): number {
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new RangeError(`${value} minor units do not fit a JSON number exactly`);
+    throw new AppError("AMOUNT_TOO_LARGE", `${value} minor units do not fit a JSON number`, {
+      detail:
+        `An amount of ${value} minor units exceeds 2^53 - 1, the largest a JSON number states ` +
+        "exactly. Look for runaway usage values on this account (its usage report lists them " +
+        "per meter) and correct them with a credit note or a void.",
+    });
   }
   return Number(value);
 }

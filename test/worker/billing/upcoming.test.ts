@@ -72,4 +72,26 @@ describe("upcoming invoice preview", () => {
     );
     expect(grant?.remaining).toBe("500");
   });
+
+  it("answers 422 AMOUNT_TOO_LARGE, not a wrong figure, for amounts beyond 2^53 - 1 minor units", async () => {
+    const tokens = unique("up-huge");
+    await seedMeters([{ key: tokens, aggregation: "sum" }]);
+    const { planId } = await seedPlan([
+      { baseFee: "0", prices: { [tokens]: { model: "per_unit", unitPrice: "1" } } },
+    ]);
+    const period = new PeriodCalendar(MONTHLY, "UTC").containing(Date.now());
+    const accountId = await seedAccount({ planId, createdAtMs: period.startMs });
+    // Each value is accepted (it fits 64 bits); together they cost 1.8e17 cents.
+    const now = Date.now();
+    await sendEvents(accountId, [
+      { id: "1", meter: tokens, value: "900000000000000", timeMs: now - 2000 },
+      { id: "2", meter: tokens, value: "900000000000000", timeMs: now - 1000 },
+    ]);
+    const response = await call(`/v1/accounts/${accountId}/invoices/upcoming`);
+    expect(response.status).toBe(422);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    const problem = (await response.json()) as { code: string; detail: string };
+    expect(problem.code).toBe("AMOUNT_TOO_LARGE");
+    expect(problem.detail).toContain("180000000000000000 minor units");
+  });
 });
