@@ -134,7 +134,7 @@ describe("MeterlineClient", () => {
     expect(retryAfterMs(null, 0)).toBeNull();
   });
 
-  it("keeps the events of one order key in order: a batch holding the key waits for the one before", async () => {
+  it("keeps one order key in order: a batch holding it waits for the one before", async () => {
     // Arrivals as the server saw them: the series each request held, and the series of the
     // requests still unanswered at that moment.
     const arrivals: { series: string[]; open: string[] }[] = [];

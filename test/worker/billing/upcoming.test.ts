@@ -73,7 +73,7 @@ describe("upcoming invoice preview", () => {
     expect(grant?.remaining).toBe("500");
   });
 
-  it("answers 422 AMOUNT_TOO_LARGE, not a wrong figure, for amounts beyond 2^53 - 1 minor units", async () => {
+  it("answers 422 AMOUNT_TOO_LARGE for amounts beyond 2^53 - 1 minor units", async () => {
     const tokens = unique("up-huge");
     await seedMeters([{ key: tokens, aggregation: "sum" }]);
     const { planId } = await seedPlan([
