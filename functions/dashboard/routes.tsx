@@ -2,7 +2,9 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import type { Child } from "hono/jsx";
+import { openRedis } from "../../lib/adapters/redis.ts";
 import { timingSafeEqualText } from "../../lib/auth/api-keys.ts";
+import { recordSignInFailure, signInWaitSeconds } from "../../lib/auth/sign-in-throttle.ts";
 import type { AppEnv } from "../context.ts";
 import { hasSession, isCrossOrigin, isSecure, runGraphQL } from "../routes/graphql.ts";
 import { assetResponse, assetUrls } from "./assets.ts";
@@ -49,7 +51,7 @@ async function page(
   c: Context<AppEnv>,
   title: string,
   body: Child,
-  options: { status?: 200 | 401 | 403 | 404; signedIn?: boolean } = {},
+  options: { status?: 200 | 401 | 403 | 404 | 429; signedIn?: boolean } = {},
 ): Promise<Response> {
   securityHeaders(c);
   const html = await (
@@ -96,11 +98,29 @@ dashboardRoutes.post("/dashboard/sign-in", async (c) => {
       signedIn: false,
     });
   }
+  const config = c.get("config");
+  const redis = openRedis(config.redis);
+  // Cloudflare sets the client's address; without it (local runs) all clients share one count.
+  const client = c.req.header("cf-connecting-ip") ?? "unknown";
+  const waitSeconds = await signInWaitSeconds(redis, client, c.get("clock").nowMs());
+  if (waitSeconds === null) {
+    c.get("log").warn("sign-in throttle unavailable; attempt not checked");
+  } else if (waitSeconds > 0) {
+    c.get("log").warn("dashboard sign-in throttled", { client, waitSeconds });
+    c.header("Retry-After", String(waitSeconds));
+    const minutes = Math.ceil(waitSeconds / 60);
+    return page(
+      c,
+      "Sign in",
+      <SignInPage error={`Too many wrong keys from this address. Try again in ${minutes} min.`} />,
+      { status: 429, signedIn: false },
+    );
+  }
   const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
   const key = typeof form.key === "string" ? form.key.trim() : "";
-  const config = c.get("config");
   if (!timingSafeEqualText(key, config.adminApiKey)) {
-    c.get("log").warn("dashboard sign-in refused");
+    c.get("log").warn("dashboard sign-in refused", { client });
+    await recordSignInFailure(redis, client);
     return page(c, "Sign in", <SignInPage error="That is not the admin key." />, {
       status: 401,
       signedIn: false,

@@ -65,6 +65,34 @@ describe("dashboard sign-in", () => {
     expect(await response.text()).toContain("That is not the admin key.");
   });
 
+  it("throttles an address after 10 wrong keys, even its right key, and no other address", async () => {
+    const address = (n: number) => `198.51.100.${n}`;
+    const from = (ip: string, key: string) =>
+      fetchPage("/dashboard/sign-in", {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          origin: BASE,
+          "cf-connecting-ip": ip,
+        },
+        body: new URLSearchParams({ key }).toString(),
+      });
+    const guesser = address(77);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      statuses.push((await from(guesser, `wrong-key-${i}`)).status);
+    }
+    expect(statuses).toEqual(Array(10).fill(401));
+    const blocked = await from(guesser, env.ADMIN_API_KEY);
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get("set-cookie")).toBeNull();
+    const wait = Number(blocked.headers.get("retry-after"));
+    expect(wait >= 1 && wait <= 900).toBe(true);
+    expect(await blocked.text()).toContain("Too many wrong keys from this address.");
+    const other = await from(address(1), env.ADMIN_API_KEY);
+    expect(other.status).toBe(303);
+  });
+
   it("refuses a sign-in posted from another origin", async () => {
     const response = await fetchPage("/dashboard/sign-in", {
       method: "POST",
