@@ -1,4 +1,5 @@
 import { AppError } from "../errors/index.ts";
+import { NumberLiteral } from "./decimal-text.ts";
 import type { RawEvent } from "./event.ts";
 import { JsonTooDeepError, parseJsonExact } from "./json-exact.ts";
 import { INGEST_LIMITS } from "./limits.ts";
@@ -207,6 +208,16 @@ function fromCloudEvent(
   return { ok: true, event };
 }
 
+/** A JSON object as the exact parser returns it (not an array, null or a number literal). */
+function isJsonObject(value: unknown): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof NumberLiteral)
+  );
+}
+
 /**
  * Decodes a request body into raw events by media type. Whole-body problems (unknown type,
  * unparseable JSON, too many events) throw AppError and store nothing; a bad NDJSON line or a
@@ -219,6 +230,11 @@ export function decodeEvents(contentType: string | null, text: string): DecodedB
 
   if (media === EVENT_MEDIA_TYPES.json || media === "") {
     const parsed = parseWhole(text);
+    if (!Array.isArray(parsed) && !isJsonObject(parsed)) {
+      throw new AppError("MALFORMED_BODY", "The body is neither an event nor an array of events", {
+        detail: "Send one event as a JSON object, or several as a JSON array of objects.",
+      });
+    }
     const list = Array.isArray(parsed) ? parsed : [parsed];
     if (list.length > INGEST_LIMITS.maxEventsPerRequest) {
       throw tooMany(list.length);

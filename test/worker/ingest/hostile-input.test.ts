@@ -68,6 +68,20 @@ describe("hostile input to POST /v1/events", () => {
     expect(await countedEvents(ACCOUNT)).toBe(before);
   });
 
+  it("refuses a JSON body that is neither an event nor an array of events, whole", async () => {
+    const before = await countedEvents(ACCOUNT);
+    for (const body of ["null", "42", '"x"', "true", "12345678901234567890"]) {
+      const response = await sendRaw(body);
+      expect(response.status).toBe(400);
+      const problem = (await response.json()) as { code: string; detail: string };
+      expect([problem.code, problem.detail]).toEqual([
+        "MALFORMED_BODY",
+        "Send one event as a JSON object, or several as a JSON array of objects.",
+      ]);
+    }
+    expect(await countedEvents(ACCOUNT)).toBe(before);
+  });
+
   it("gives each bad event its own code while the good ones are counted", async () => {
     const now = Date.now();
     const events = [
