@@ -159,6 +159,9 @@ dashboardRoutes.post("/dashboard/sign-out", (c) => {
 });
 
 // Every other dashboard page needs a session; without one the browser goes to sign in.
+// A trailing slash is a typo, not another page.
+dashboardRoutes.get("/dashboard/", (c) => c.redirect("/dashboard", 301));
+
 dashboardRoutes.use("/dashboard", async (c, next) => {
   if (!(await hasSession(c))) {
     return c.redirect("/dashboard/sign-in", 303);

@@ -33,6 +33,8 @@ describe("dashboard sign-in", () => {
       expect(response.status).toBe(303);
       expect(response.headers.get("location")).toBe("/dashboard/sign-in");
     }
+    const slash = await fetchPage("/dashboard/");
+    expect([slash.status, slash.headers.get("location")]).toEqual([301, "/dashboard"]);
     const form = await fetchPage("/dashboard/sign-in");
     expect(form.status).toBe(200);
     const html = await form.text();
