@@ -8,7 +8,7 @@ import { loadAccountConfig, readConfigRevision } from "../lib/catalogue/account-
 import { type Clock, systemClock } from "../lib/clock/clock.ts";
 import { configFor } from "../lib/env/config.ts";
 import { screenUsageForRisk } from "../lib/fraud/usage-screen.ts";
-import type { EventRejection } from "../lib/ingest/rejections.ts";
+import type { EventRejection, EventRejectionCode } from "../lib/ingest/rejections.ts";
 import { createLogger, type Logger } from "../lib/log/logger.ts";
 import { applyBatch, type IndexedEvent } from "../lib/metering/apply-batch.ts";
 import { compileMeterContext } from "../lib/metering/compile-context.ts";
@@ -37,7 +37,7 @@ import {
   sealPeriod,
 } from "../lib/metering/periods.ts";
 import { migrateMeterSchema } from "../lib/metering/schema.ts";
-import { readSpend, recordSpend } from "../lib/metering/spend.ts";
+import { PeriodAmountCeilingError, readSpend, recordSpend } from "../lib/metering/spend.ts";
 import type { Sql } from "../lib/metering/sql.ts";
 import { readUsage, type UsageQuery, type UsageReport } from "../lib/metering/usage.ts";
 
@@ -75,7 +75,9 @@ export type IngestReply =
     }
   | { status: "unauthenticated" }
   | { status: "unknown_account" }
-  | { status: "unavailable"; detail: string };
+  | { status: "unavailable"; detail: string }
+  /** Every event of the call refused with one code; nothing was stored. */
+  | { status: "refused"; code: EventRejectionCode; detail: string };
 
 export type UsageReply =
   | { status: "ok"; report: UsageReport; spend: ReturnType<typeof readSpend> }
@@ -357,37 +359,58 @@ export class AccountMeter extends DurableObject<Env> {
     let outbox: OutboxMessage[] = [];
     const seqs = this.#seqCounter();
     const cache = this.#cache;
-    const batch = this.#transaction(() => {
-      const result = applyBatch(this.sql, ready, request.events, nowMs, cache);
-      if (result.records.length > 0 || result.events.length > 0) {
-        outbox = appendToOutbox(
-          this.sql,
-          seqs,
-          request.accountId,
-          nowMs,
-          result.records,
-          result.events,
-          handOff,
-        );
+    let batch: ReturnType<typeof applyBatch>;
+    try {
+      batch = this.#transaction(() => {
+        const result = applyBatch(this.sql, ready, request.events, nowMs, cache);
+        if (result.records.length > 0 || result.events.length > 0) {
+          outbox = appendToOutbox(
+            this.sql,
+            seqs,
+            request.accountId,
+            nowMs,
+            result.records,
+            result.events,
+            handOff,
+          );
+        }
+        const alerts = recordSpend(this.sql, ready.config, result.spendDeltas, cache);
+        for (const alert of alerts) {
+          const id = `spend:${alert.periodStartMs}:${alert.percent}`;
+          this.sql.exec(
+            "INSERT INTO notifications (id, created_ms, kind, payload) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            id,
+            nowMs,
+            alert.capReached ? "spend.cap_reached" : "spend.threshold_crossed",
+            JSON.stringify({ accountId: request.accountId, ...alert }),
+          );
+          notified = true;
+        }
+        // Billing: prepaid credit drawn down by what this batch rated (lib/metering/credits.ts).
+        if (result.spendDeltas.size > 0) {
+          drawDownCredits(this.sql, ready.periodContaining);
+        }
+        return result;
+      });
+    } catch (error) {
+      if (!(error instanceof PeriodAmountCeilingError)) {
+        throw error;
       }
-      const alerts = recordSpend(this.sql, ready.config, result.spendDeltas, cache);
-      for (const alert of alerts) {
-        const id = `spend:${alert.periodStartMs}:${alert.percent}`;
-        this.sql.exec(
-          "INSERT INTO notifications (id, created_ms, kind, payload) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-          id,
-          nowMs,
-          alert.capReached ? "spend.cap_reached" : "spend.threshold_crossed",
-          JSON.stringify({ accountId: request.accountId, ...alert }),
-        );
-        notified = true;
-      }
-      // Billing: prepaid credit drawn down by what this batch rated (lib/metering/credits.ts).
-      if (result.spendDeltas.size > 0) {
-        drawDownCredits(this.sql, ready.periodContaining);
-      }
-      return result;
-    });
+      this.#log.warn("batch refused: period amount ceiling", {
+        accountId: request.accountId,
+        periodStartMs: error.periodStartMs,
+        amount: error.amount,
+      });
+      const period = new Date(error.periodStartMs).toISOString();
+      return {
+        status: "refused",
+        code: "AMOUNT_OUT_OF_RANGE",
+        detail:
+          `These events would rate the period starting ${period} at ${error.amount} ` +
+          `${error.currency}, above the ceiling of ${error.ceiling}; nothing was stored. ` +
+          "Check the values (a unit mix-up?) and resend the events without the outlier.",
+      };
+    }
     if (outbox.length > 0 || notified) {
       // Handed-over messages only need the resend check; anything else goes out shortly.
       const resendAfterMs = configFor(this.env).outboxResendSeconds * 1000;

@@ -2,7 +2,7 @@ import { AppError } from "../errors/index.ts";
 import type { DecodedBody } from "./decode.ts";
 import { type Sender, type UsageEvent, validateEvent } from "./event.ts";
 import { INGEST_LIMITS } from "./limits.ts";
-import type { EventRejection } from "./rejections.ts";
+import type { EventRejection, EventRejectionCode } from "./rejections.ts";
 import { EVENT_REJECTION_CODES } from "./rejections.ts";
 
 /** An event bound for an account meter, with its index in the request. */
@@ -25,7 +25,8 @@ export type MeterAnswer =
     }
   | { status: "unauthenticated" }
   | { status: "unknown_account" }
-  | { status: "unavailable"; detail: string };
+  | { status: "unavailable"; detail: string }
+  | { status: "refused"; code: EventRejectionCode; detail: string };
 
 /** How the dispatcher reaches account meters (Durable Object stubs in the Worker). */
 export interface MeterGateway {
@@ -132,6 +133,16 @@ export async function dispatchEvents(
             id: event.id,
             code: "UNKNOWN_ACCOUNT",
             detail: `no account ${JSON.stringify(accountId)}`,
+          });
+        }
+        break;
+      case "refused":
+        for (const event of events) {
+          summary.rejected.push({
+            index: event.index,
+            id: event.id,
+            code: answer.code,
+            detail: answer.detail,
           });
         }
         break;

@@ -29,6 +29,8 @@ export const EVENT_REJECTION_CODES = {
   SERIES_REQUIRED: "This time-weighted meter needs its series property on every sample.",
   SAMPLE_OUT_OF_ORDER: "This sample is older than the series' latest sample.",
   ID_CONFLICT: "Another event with this id was already accepted with a different payload.",
+  AMOUNT_OUT_OF_RANGE:
+    "These events would rate the account's billing period beyond the largest billable amount.",
 } as const;
 
 export type EventRejectionCode = keyof typeof EVENT_REJECTION_CODES;

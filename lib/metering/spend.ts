@@ -1,8 +1,29 @@
 import type { AccountConfig } from "../catalogue/account-config.ts";
+import { getCurrency } from "../money/currency.ts";
 import { Decimal } from "../money/decimal.ts";
 import { type CreditBalance, readCredits } from "./credits.ts";
 import type { MeterCache } from "./meter-cache.ts";
 import type { Sql } from "./sql.ts";
+
+/**
+ * The most usage one account may rate in one billing period: 10^13 minor units (USD 100
+ * billion, JPY 10 trillion). Far above any real bill, and far enough below 2^53 that an invoice
+ * of many meters, base fees and tax still states every amount exactly as a JSON number.
+ */
+export const PERIOD_AMOUNT_CEILING_MINOR = 10n ** 13n;
+
+/** Thrown inside the ingest transaction when a batch would take a period past the ceiling. */
+export class PeriodAmountCeilingError extends Error {
+  constructor(
+    readonly periodStartMs: number,
+    readonly amount: string,
+    readonly ceiling: string,
+    readonly currency: string,
+  ) {
+    super(`period amount ${amount} ${currency} would exceed ${ceiling}`);
+    this.name = "PeriodAmountCeilingError";
+  }
+}
 
 /** A budget threshold crossed by this batch: raised once per period. */
 export interface SpendAlert {
@@ -41,6 +62,18 @@ export function recordSpend(
     }
     const before = row ? Decimal.from(row.amount) : Decimal.ZERO;
     const after = before.add(delta);
+    const ceiling = Decimal.fromParts(
+      PERIOD_AMOUNT_CEILING_MINOR,
+      getCurrency(config.currency).exponent,
+    );
+    if (after.abs().gt(ceiling) && after.abs().gt(before.abs())) {
+      throw new PeriodAmountCeilingError(
+        periodStartMs,
+        after.toString(),
+        ceiling.toString(),
+        config.currency,
+      );
+    }
     const alerted = new Set<number>(row ? (JSON.parse(row.alerted) as number[]) : []);
     if (budget?.isPositive()) {
       const thresholds = [...config.spend.alertPercents];

@@ -74,6 +74,19 @@ describe("upcoming invoice preview", () => {
   });
 
   it("answers 422 AMOUNT_TOO_LARGE for amounts beyond 2^53 - 1 minor units", async () => {
+    // A base fee the catalogue allows (15 integer digits) but no JSON number states in cents.
+    const { planId } = await seedPlan([{ baseFee: "100000000000000", prices: {} }]);
+    const period = new PeriodCalendar(MONTHLY, "UTC").containing(Date.now());
+    const accountId = await seedAccount({ planId, createdAtMs: period.startMs });
+    const response = await call(`/v1/accounts/${accountId}/invoices/upcoming`);
+    expect(response.status).toBe(422);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    const problem = (await response.json()) as { code: string; detail: string };
+    expect(problem.code).toBe("AMOUNT_TOO_LARGE");
+    expect(problem.detail).toContain("10000000000000000 minor units");
+  });
+
+  it("refuses events that would rate a period beyond 10^13 minor units, storing none", async () => {
     const tokens = unique("up-huge");
     await seedMeters([{ key: tokens, aggregation: "sum" }]);
     const { planId } = await seedPlan([
@@ -81,17 +94,40 @@ describe("upcoming invoice preview", () => {
     ]);
     const period = new PeriodCalendar(MONTHLY, "UTC").containing(Date.now());
     const accountId = await seedAccount({ planId, createdAtMs: period.startMs });
-    // Each value is accepted (it fits 64 bits); together they cost 1.8e17 cents.
     const now = Date.now();
+    const event = (id: string, value: string) => ({
+      account: accountId,
+      id,
+      meter: tokens,
+      value,
+      time: new Date(now - 1000).toISOString(),
+    });
+    // USD 100 billion is the ceiling: exactly it is accepted, a cent more is not.
     await sendEvents(accountId, [
-      { id: "1", meter: tokens, value: "900000000000000", timeMs: now - 2000 },
-      { id: "2", meter: tokens, value: "900000000000000", timeMs: now - 1000 },
+      { id: "a", meter: tokens, value: "99999999999.99", timeMs: now - 2000 },
     ]);
-    const response = await call(`/v1/accounts/${accountId}/invoices/upcoming`);
-    expect(response.status).toBe(422);
-    expect(response.headers.get("content-type")).toBe("application/problem+json");
-    const problem = (await response.json()) as { code: string; detail: string };
-    expect(problem.code).toBe("AMOUNT_TOO_LARGE");
-    expect(problem.detail).toContain("180000000000000000 minor units");
+    const refused = await callJson<{ accepted: number; rejected: { id: string; code: string }[] }>(
+      "/v1/events",
+      202,
+      { body: [event("b", "0.005"), event("c", "0.01")] },
+    );
+    expect(refused.accepted).toBe(0);
+    expect(refused.rejected.map((r) => [r.id, r.code])).toEqual([
+      ["b", "AMOUNT_OUT_OF_RANGE"],
+      ["c", "AMOUNT_OUT_OF_RANGE"],
+    ]);
+    const accepted = await callJson<{ accepted: number }>("/v1/events", 202, {
+      body: [event("d", "0.01")],
+    });
+    expect(accepted.accepted).toBe(1);
+    const usage = await callJson<{
+      amount: string;
+      meters: { quantity: string; events: number }[];
+    }>(`/v1/accounts/${accountId}/usage`, 200);
+    expect([usage.amount, usage.meters[0]?.quantity, usage.meters[0]?.events]).toEqual([
+      "100000000000",
+      "100000000000",
+      2,
+    ]);
   });
 });
