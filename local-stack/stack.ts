@@ -77,6 +77,12 @@ export interface StackOptions {
   only?: ServiceName[];
   /** Throwaway data (tests): Postgres runs with `--fast`, i.e. without fsync. */
   ephemeral?: boolean;
+  /**
+   * Start a service again, on the same port and data, when it exits without being asked to
+   * (`npm run dev`: a crashed or killed stand-in comes back by itself). Off for tests, whose
+   * outage drills stop services on purpose.
+   */
+  restartOnExit?: boolean;
 }
 
 export interface Stack {
@@ -115,10 +121,42 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return args;
   }
 
+  /** Services being stopped on purpose: their exit is not a crash. */
+  const stopping = new Set<ServiceName>();
+  let stackStopped = false;
+  /** Unexpected exits per service, for the restart backoff. */
+  const crashes = new Map<ServiceName, number>();
+
+  function watch(name: ServiceName, running: RunningService): void {
+    void running.exited.then(async (code) => {
+      if (stackStopped || stopping.has(name) || services.get(name) !== running) {
+        return;
+      }
+      services.delete(name);
+      const count = (crashes.get(name) ?? 0) + 1;
+      crashes.set(name, count);
+      const delayMs = Math.min(30_000, 500 * 2 ** (count - 1));
+      progress(
+        `${name} exited unexpectedly (code ${code}); restarting in ${delayMs} ms ` +
+          `(see ${join(logDir, `${name}.log`)})`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (stackStopped || services.has(name)) {
+        return;
+      }
+      await start(name).catch((error: unknown) => {
+        progress(`${name} could not be restarted: ${String(error)}`);
+      });
+    });
+  }
+
   async function start(name: ServiceName): Promise<void> {
     progress(`starting ${name}`);
     const running = await spawnService({ name, script: script(name), args: argsFor(name), logDir });
     services.set(name, running);
+    if (options.restartOnExit) {
+      watch(name, running);
+    }
     (info as Record<string, unknown>)[name] = running.info;
     const port = (running.info as { port?: number }).port;
     if (typeof port === "number") {
@@ -128,6 +166,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 
   async function stop(): Promise<void> {
+    stackStopped = true;
     const order = [...services.keys()].reverse();
     for (const name of order) {
       await services.get(name)?.stop();
@@ -154,8 +193,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     info: withPlaceholders(info),
     services,
     async stopService(name) {
-      await services.get(name)?.stop();
-      services.delete(name);
+      stopping.add(name);
+      try {
+        await services.get(name)?.stop();
+        services.delete(name);
+      } finally {
+        stopping.delete(name);
+      }
     },
     startService: start,
     stop,

@@ -94,6 +94,7 @@ async function main(): Promise<void> {
       ports: { ...DEV_PORTS },
       workerUrl,
       onProgress: step,
+      restartOnExit: true,
     });
     step("applying Postgres migrations");
     const pg = await migratePostgres({

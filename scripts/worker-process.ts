@@ -79,8 +79,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
       String(options.port),
       "--persist-to",
       options.persistTo,
+      // "log", not "info": wrangler prints the Worker's console.log (our JSON log lines) at its
+      // "log" level, which "info" hides.
       "--log-level",
-      "info",
+      "log",
       "--show-interactive-dev-session=false",
       // Exposes /__scheduled so `npm run dev` can fire the crons locally.
       "--test-scheduled",
