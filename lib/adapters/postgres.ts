@@ -139,11 +139,16 @@ export function openDatabase(settings: PostgresSettings, options: { max?: number
       } catch (error) {
         throw wrapDatabaseError(error);
       }
+      // A checked-out client's connection error is its own event, not the pool's: without a
+      // listener it would be an uncaught exception. The failing query reports it anyway.
+      const onError = () => {};
+      client.on("error", onError);
       const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
       try {
         await run(client, "BEGIN");
         const result = await work(tx);
         await run(client, "COMMIT");
+        client.off("error", onError);
         client.release();
         return result;
       } catch (error) {
@@ -154,7 +159,11 @@ export function openDatabase(settings: PostgresSettings, options: { max?: number
           // The connection is already broken; releasing it with an error discards it.
           broken = true;
         }
-        // A healthy connection after a rolled-back SQL error goes back to the pool.
+        // A healthy connection after a rolled-back SQL error goes back to the pool; a broken
+        // one is discarded with the listener on, for errors its dying socket may still raise.
+        if (!broken) {
+          client.off("error", onError);
+        }
         client.release(broken);
         throw error;
       }
