@@ -9,7 +9,9 @@ export const EVENT_REJECTION_CODES = {
     "The CloudEvent lacks specversion 1.0, id, source or type, or its data is not an object.",
   UNKNOWN_FIELD: "The event has a field meterline does not know.",
   ID_REQUIRED: "The event needs an `id`: a unique string that makes retries safe.",
-  ID_INVALID: "The id must be 1-128 characters of well-formed text without control characters.",
+  ID_INVALID:
+    "The id must be 1-128 UTF-16 code units (an emoji counts 2) of well-formed text " +
+    "without control characters.",
   ACCOUNT_REQUIRED: "Events sent with the admin key must name their `account`.",
   ACCOUNT_INVALID: "The account id is not a valid account id.",
   ACCOUNT_FORBIDDEN: "This API key may only send events for its own account.",
