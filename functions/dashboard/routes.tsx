@@ -62,6 +62,18 @@ async function page(
   return c.html(`<!doctype html>${html}`, options.status ?? 200);
 }
 
+/**
+ * An id from the URL as a page may quote it: at most 80 characters, with control and
+ * bidirectional-override characters shown as \u escapes so they cannot reorder the text.
+ */
+function shownId(id: string): string {
+  const clean = id.replace(
+    /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return clean.length > 80 ? `${clean.slice(0, 80)}…` : clean;
+}
+
 /** The messages of errors in an answer, for the page's "could not be read" notice. */
 function problemsOf(answer: { errors?: { message: string; extensions?: { code?: string } }[] }) {
   return (answer.errors ?? []).map((e) => `${e.message} (${e.extensions?.code ?? "ERROR"})`);
@@ -210,7 +222,7 @@ dashboardRoutes.get("/dashboard/accounts/:id", async (c) => {
     runGraphQL(c, ACCOUNT_DRIFT_QUERY, { id }),
   ]);
   if (isNotFound(account)) {
-    return page(c, "Not found", <NotFoundPage what={`No account has the id ${id}.`} />, {
+    return page(c, "Not found", <NotFoundPage what={`No account has the id ${shownId(id)}.`} />, {
       status: 404,
     });
   }
@@ -230,7 +242,7 @@ dashboardRoutes.get("/dashboard/invoices/:id", async (c) => {
   const id = c.req.param("id");
   const invoice = await runGraphQL(c, INVOICE_QUERY, { id });
   if (isNotFound(invoice)) {
-    return page(c, "Not found", <NotFoundPage what={`No invoice has the id ${id}.`} />, {
+    return page(c, "Not found", <NotFoundPage what={`No invoice has the id ${shownId(id)}.`} />, {
       status: 404,
     });
   }

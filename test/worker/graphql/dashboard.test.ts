@@ -184,6 +184,19 @@ describe("dashboard pages", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("quotes an unknown id at most 80 characters long, with direction overrides escaped", async () => {
+    const cookie = await sessionCookie();
+    const id = `evil\u202Eexe.${"x".repeat(3000)}`;
+    const response = await fetchPage(`/dashboard/accounts/${encodeURIComponent(id)}`, {
+      headers: { cookie },
+    });
+    expect(response.status).toBe(404);
+    const html = await response.text();
+    expect(html).toContain(`No account has the id evil\\u202eexe.${"x".repeat(66)}….`);
+    expect(html).not.toContain("\u202E");
+    expect(html).not.toContain("x".repeat(67));
+  });
+
   it("serves uPlot and its own assets from the Worker, versioned", async () => {
     const html = await (await fetchPage("/dashboard/sign-in")).text();
     const css = /href="(\/dashboard\/assets\/dashboard\.css\?v=[0-9a-f]{8})"/.exec(html)?.[1];
