@@ -14,14 +14,18 @@ export const PERIOD_AMOUNT_CEILING_MINOR = 10n ** 13n;
 
 /** Thrown inside the ingest transaction when a batch would take a period past the ceiling. */
 export class PeriodAmountCeilingError extends Error {
-  constructor(
-    readonly periodStartMs: number,
-    readonly amount: string,
-    readonly ceiling: string,
-    readonly currency: string,
-  ) {
+  readonly periodStartMs: number;
+  readonly amount: string;
+  readonly ceiling: string;
+  readonly currency: string;
+
+  constructor(periodStartMs: number, amount: string, ceiling: string, currency: string) {
     super(`period amount ${amount} ${currency} would exceed ${ceiling}`);
     this.name = "PeriodAmountCeilingError";
+    this.periodStartMs = periodStartMs;
+    this.amount = amount;
+    this.ceiling = ceiling;
+    this.currency = currency;
   }
 }
 
