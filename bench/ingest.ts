@@ -14,6 +14,7 @@
  * Set BENCH_DATA_DIR to put the state elsewhere (e.g. /dev/shm, to see what the disk costs).
  */
 import { type BenchEnvironment, startBenchEnvironment } from "./support/environment.ts";
+import { BATCH_CONNECTIONS, SINGLE_CONNECTIONS } from "./support/ingest-load.ts";
 import { type LoadResult, runLoad } from "./support/load.ts";
 import { BENCH_METERS, benchAccountId, seedBenchCatalogue } from "./support/seed.ts";
 
@@ -140,7 +141,7 @@ export async function benchIngest(
   // queue consumer catching up on the batched phase.
   log(`ceiling: ${durationMs / 1000} s, the same requests to the discard route`);
   const ceiling = await runLoad({
-    connections: 6,
+    connections: BATCH_CONNECTIONS,
     durationMs,
     request: (n) => ({
       url: `${env.url}/_bench/discard`,
@@ -149,7 +150,7 @@ export async function benchIngest(
   });
   log(`write ceiling: ${durationMs / 1000} s, the same requests, one minimal write per account`);
   const writeCeiling = await runLoad({
-    connections: 6,
+    connections: BATCH_CONNECTIONS,
     durationMs,
     request: (n) => ({
       url: `${env.url}/_bench/write`,
@@ -158,7 +159,7 @@ export async function benchIngest(
   });
   log(`batched: ${durationMs / 1000} s, 1,000 events per request`);
   const batched = await runLoad({
-    connections: 6,
+    connections: BATCH_CONNECTIONS,
     durationMs,
     request: (n) => ({
       url: batchUrl,
@@ -168,7 +169,7 @@ export async function benchIngest(
   const drainSeconds = await drain(env, log);
   log(`single: ${durationMs / 1000} s, one event per request`);
   const single = await runLoad({
-    connections: 24,
+    connections: SINGLE_CONNECTIONS,
     durationMs,
     request: (n) => ({
       url: batchUrl,
@@ -185,7 +186,7 @@ export async function benchIngest(
   });
   log(`single write ceiling: ${durationMs / 1000} s, one minimal write per request`);
   const singleWriteCeiling = await runLoad({
-    connections: 24,
+    connections: SINGLE_CONNECTIONS,
     durationMs,
     request: (n) => ({
       url: `${env.url}/_bench/write`,

@@ -8,6 +8,7 @@ import type { IngestBenchResult } from "./ingest.ts";
 import type { InvoiceRunBenchResult } from "./invoice-run.ts";
 import type { RatingBenchResult } from "./rating.ts";
 import type { SinkBenchResult } from "./sink.ts";
+import { BATCH_CONNECTIONS, SINGLE_CONNECTIONS } from "./support/ingest-load.ts";
 import type { LoadResult } from "./support/load.ts";
 
 export const RUNTIMES = {
@@ -43,7 +44,10 @@ export function summariseIngest(r: IngestBenchResult): Summary {
   const errors = loadErrors(r.batched, r.ceiling, r.writeCeiling, r.single, r.singleWriteCeiling);
   return {
     rows: [
-      row("batched: 1,000 events/request, 6 connections", `${count(r.eventsPerSecond)} events/s`),
+      row(
+        `batched: 1,000 events/request, ${BATCH_CONNECTIONS} connections`,
+        `${count(r.eventsPerSecond)} events/s`,
+      ),
       row(
         "ceiling: same requests, parse and discard",
         `${count(r.ceilingEventsPerSecond)} events/s`,
@@ -56,7 +60,10 @@ export function summariseIngest(r: IngestBenchResult): Summary {
       row("batched / write ceiling", percent(r.ratioToWriteCeiling)),
       row("batched request p50 / p99", `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`),
       row("pipeline drained after the batched phase", `${r.drainSeconds.toFixed(1)} s`),
-      row("single: 1 event/request, 24 connections", `${count(r.singleRequestsPerSecond)} req/s`),
+      row(
+        `single: 1 event/request, ${SINGLE_CONNECTIONS} connections`,
+        `${count(r.singleRequestsPerSecond)} req/s`,
+      ),
       row("single request p50 / p99", `${ms(r.singleP50Ms)} / ${ms(r.singleP99Ms)}`),
       row(
         "single write ceiling: one minimal write per request",

@@ -87,7 +87,12 @@ export type UsageReply =
 
 export interface IngestRequest {
   accountId: string;
-  events: IndexedEvent[];
+  /**
+   * The events, or (cheaper across the RPC boundary than a thousand small objects) the same
+   * array as JSON text in `eventsJson`.
+   */
+  events?: IndexedEvent[];
+  eventsJson?: string;
   /** SHA-256 (hex) of the account key used, or null when the admin key was verified upstream. */
   keyHash: string | null;
   /**
@@ -336,15 +341,13 @@ export class AccountMeter extends DurableObject<Env> {
    */
   async ingest(request: IngestRequest): Promise<IngestReply> {
     this.#remember(request.accountId);
+    const events = request.events ?? (JSON.parse(request.eventsJson ?? "[]") as IndexedEvent[]);
     if (request.keyHash !== null && !this.#isActiveKey(request.keyHash)) {
       return { status: "unauthenticated" };
     }
     let context: MeterContext | null;
     try {
-      context = await this.#contextFor(
-        request.accountId,
-        new Set(request.events.map((e) => e.meter)),
-      );
+      context = await this.#contextFor(request.accountId, new Set(events.map((e) => e.meter)));
     } catch (error) {
       this.#log.error("configuration unavailable", { error });
       return { status: "unavailable", detail: "The catalogue could not be read; retry shortly." };
@@ -362,7 +365,7 @@ export class AccountMeter extends DurableObject<Env> {
     let batch: ReturnType<typeof applyBatch>;
     try {
       batch = this.#transaction(() => {
-        const result = applyBatch(this.sql, ready, request.events, nowMs, cache);
+        const result = applyBatch(this.sql, ready, events, nowMs, cache);
         if (result.records.length > 0 || result.events.length > 0) {
           outbox = appendToOutbox(
             this.sql,

@@ -99,7 +99,12 @@ eventRoutes.post("/v1/events", authenticate({ meterVerifies: true }), async (c) 
   const decoded = decodeEvents(contentType, text);
   const gateway: MeterGateway = {
     ingest: (accountId, events, keyHash) =>
-      meterFor(c.env, accountId).ingest({ accountId, events, keyHash, handOff: true }),
+      meterFor(c.env, accountId).ingest({
+        accountId,
+        eventsJson: JSON.stringify(events),
+        keyHash,
+        handOff: true,
+      }),
     authenticate: (accountId, keyHash) =>
       meterFor(c.env, accountId).authenticate(accountId, keyHash),
     // The answer does not wait for the queue: the meters keep every message until it lands.
