@@ -381,7 +381,8 @@ export class AccountMeter extends DurableObject<Env> {
         for (const alert of alerts) {
           const id = `spend:${alert.periodStartMs}:${alert.percent}`;
           this.sql.exec(
-            "INSERT INTO notifications (id, created_ms, kind, payload) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            `INSERT INTO notifications (id, created_ms, kind, payload) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO NOTHING`,
             id,
             nowMs,
             alert.capReached ? "spend.cap_reached" : "spend.threshold_crossed",
