@@ -378,12 +378,20 @@ if (import.meta.main) {
   const result = await benchFraud(undefined, { log, lib: process.argv.includes("--lib") });
   console.log(`mode: ${result.mode}, connections: ${CONNECTIONS}`);
   console.log(`load average (1 min): ${before} before, ${loadavg()[0]?.toFixed(2)} after`);
+  const fixed = (value: number, width: number) => value.toFixed(1).padStart(width);
   const row = (name: string, r: LoadResult) =>
-    `${name.padEnd(12)} ${r.requestsPerSecond.toFixed(1).padStart(8)} req/s  p50 ${r.p50Ms.toFixed(1).padStart(6)} ms  p99 ${r.p99Ms.toFixed(1).padStart(6)} ms  max ${r.maxMs.toFixed(1).padStart(7)} ms  errors ${r.errors} ${JSON.stringify(r.statusCounts)}`;
+    [
+      `${name.padEnd(12)} ${fixed(r.requestsPerSecond, 8)} req/s`,
+      `p50 ${fixed(r.p50Ms, 6)} ms`,
+      `p99 ${fixed(r.p99Ms, 6)} ms`,
+      `max ${fixed(r.maxMs, 7)} ms`,
+      `errors ${r.errors} ${JSON.stringify(r.statusCounts)}`,
+    ].join("  ");
   for (const name of ["decisions", "signups", "deployments", "keyed", "admin"] as const) {
     console.log(row(name, result[name]));
   }
   console.log(
-    `headline: p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms, ${result.decisionsPerSecond.toFixed(1)} decisions/s`,
+    `headline: p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms, ` +
+      `${result.decisionsPerSecond.toFixed(1)} decisions/s`,
   );
 }

@@ -26,6 +26,7 @@ export interface IngestBenchResult {
   writeCeilingEventsPerSecond: number;
   ratioToWriteCeiling: number;
   singleWriteCeilingRequestsPerSecond: number;
+  singleRatioToWriteCeiling: number;
   /** After the batched phase: seconds until the pipeline had landed everything (sampled accounts). */
   drainSeconds: number;
   p50Ms: number;
@@ -206,6 +207,7 @@ export async function benchIngest(
     writeCeilingEventsPerSecond: writeCeiling.requestsPerSecond * events,
     ratioToWriteCeiling: eventsPerSecond / (writeCeiling.requestsPerSecond * events),
     singleWriteCeilingRequestsPerSecond: singleWriteCeiling.requestsPerSecond,
+    singleRatioToWriteCeiling: single.requestsPerSecond / singleWriteCeiling.requestsPerSecond,
     drainSeconds,
     p50Ms: batched.p50Ms,
     p99Ms: batched.p99Ms,
@@ -225,8 +227,16 @@ if (import.meta.main) {
   const env = await startBenchEnvironment(log);
   try {
     const result = await benchIngest(env, { log });
+    const fixed = (value: number, digits: number, width: number) =>
+      value.toFixed(digits).padStart(width);
     const row = (name: string, r: LoadResult, perRequest: number) =>
-      `${name.padEnd(9)} ${r.requestsPerSecond.toFixed(1).padStart(9)} req/s ${(r.requestsPerSecond * perRequest).toFixed(0).padStart(9)} events/s  p50 ${r.p50Ms.toFixed(1).padStart(7)} ms  p99 ${r.p99Ms.toFixed(1).padStart(7)} ms  errors ${r.errors} ${JSON.stringify(r.statusCounts)}`;
+      [
+        `${name.padEnd(9)} ${fixed(r.requestsPerSecond, 1, 9)} req/s`,
+        `${fixed(r.requestsPerSecond * perRequest, 0, 9)} events/s`,
+        `p50 ${fixed(r.p50Ms, 1, 7)} ms`,
+        `p99 ${fixed(r.p99Ms, 1, 7)} ms`,
+        `errors ${r.errors} ${JSON.stringify(r.statusCounts)}`,
+      ].join("  ");
     console.log(row("batched", result.batched, 1000));
     console.log(row("ceiling", result.ceiling, 1000));
     console.log(row("writes", result.writeCeiling, 1000));
@@ -234,9 +244,8 @@ if (import.meta.main) {
     console.log(row("1-writes", result.singleWriteCeiling, 1));
     console.log(`batched / ceiling = ${(result.ratioToCeiling * 100).toFixed(1)} %`);
     console.log(`batched / write ceiling = ${(result.ratioToWriteCeiling * 100).toFixed(1)} %`);
-    console.log(
-      `single / single write ceiling = ${((result.singleRequestsPerSecond / result.singleWriteCeilingRequestsPerSecond) * 100).toFixed(1)} %`,
-    );
+    const singleRatio = (result.singleRatioToWriteCeiling * 100).toFixed(1);
+    console.log(`single / single write ceiling = ${singleRatio} %`);
     console.log(`pipeline drained ${result.drainSeconds.toFixed(1)} s after the batched phase`);
   } finally {
     await env.stop();

@@ -69,6 +69,7 @@ export function summariseIngest(r: IngestBenchResult): Summary {
         "single write ceiling: one minimal write per request",
         `${count(r.singleWriteCeilingRequestsPerSecond)} req/s`,
       ),
+      row("single / single write ceiling", percent(r.singleRatioToWriteCeiling)),
       row("failed requests (all scenarios)", count(errors)),
     ],
     figures: {
@@ -84,6 +85,7 @@ export function summariseIngest(r: IngestBenchResult): Summary {
       single_p50_ms: tenth(r.singleP50Ms),
       single_p99_ms: tenth(r.singleP99Ms),
       single_write_ceiling_requests_per_second: whole(r.singleWriteCeilingRequestsPerSecond),
+      single_ratio_to_write_ceiling: Math.round(r.singleRatioToWriteCeiling * 1000) / 1000,
       errors,
       scenario_seconds: tenth(r.batched.seconds),
       runtime: RUNTIMES.workerd,

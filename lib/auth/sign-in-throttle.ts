@@ -1,5 +1,6 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "../adapters/redis.ts";
+import { withinDeadline } from "../clock/deadline.ts";
 
 /**
  * Failed dashboard sign-ins per client address: after `attempts` wrong keys within the sliding
@@ -27,21 +28,6 @@ function limiter(redis: Redis): Ratelimit {
   });
 }
 
-async function withDeadline<T>(work: Promise<T>): Promise<T | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), THROTTLE_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } catch {
-    return null;
-  } finally {
-    clearTimeout(timer);
-    work.catch(() => {});
-  }
-}
-
 /**
  * Whether `client` has used up its failed attempts: the seconds to wait, or 0 when it may try.
  * Null when Redis did not answer in time (the caller lets the attempt through).
@@ -51,7 +37,7 @@ export async function signInWaitSeconds(
   client: string,
   nowMs: number,
 ): Promise<number | null> {
-  const state = await withDeadline(limiter(redis).getRemaining(client));
+  const state = await withinDeadline(limiter(redis).getRemaining(client), THROTTLE_TIMEOUT_MS);
   if (state === null) {
     return null;
   }
@@ -60,5 +46,5 @@ export async function signInWaitSeconds(
 
 /** Counts one failed attempt of `client`; false when Redis did not take it. */
 export async function recordSignInFailure(redis: Redis, client: string): Promise<boolean> {
-  return (await withDeadline(limiter(redis).limit(client))) !== null;
+  return (await withinDeadline(limiter(redis).limit(client), THROTTLE_TIMEOUT_MS)) !== null;
 }

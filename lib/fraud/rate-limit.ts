@@ -1,5 +1,6 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "../adapters/redis.ts";
+import { withinDeadline } from "../clock/deadline.ts";
 import { REDIS_KEYS } from "./keys.ts";
 import { isRiskLevel, type RiskLevel, restrictionsFor } from "./levels.ts";
 
@@ -84,20 +85,8 @@ export async function checkRateLimit(
     redis.getex(REDIS_KEYS.levelsSynced),
     ...TIER_NAMES.map((tier) => limiterFor(redis, tier).limit(input.keyId)),
   ]);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), RATE_LIMIT_TIMEOUT_MS);
-  });
-  let answered: Awaited<typeof round> | null;
-  try {
-    answered = await Promise.race([round, deadline]);
-  } catch {
-    return null;
-  } finally {
-    clearTimeout(timer);
-  }
+  const answered = await withinDeadline(round, RATE_LIMIT_TIMEOUT_MS);
   if (answered === null) {
-    round.catch(() => {});
     return null;
   }
   const [levelValue, synced, ...responses] = answered;

@@ -67,10 +67,10 @@ async function launchOnPort(
       if (!inUse || attempt === 10) {
         throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
       if (attempt === 1) {
         process.stderr.write(`  port ${port} is busy; retrying\n`);
       }
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
     }
   }
 }
